@@ -1,0 +1,81 @@
+/**
+ * `ready` workers take new fragments. `draining` workers are shutting down but still serving:
+ * they finish what they have and are picked only when no ready worker remains.
+ */
+export type WorkerState = 'ready' | 'draining';
+
+/**
+ * One query worker: an address that answers query fragments.
+ *
+ * @example
+ * ```ts
+ * const worker: Worker = { id: '10.0.0.7:7101', ip: '10.0.0.7', port: 7101, state: 'ready' };
+ * ```
+ */
+export interface Worker {
+  /**
+   * A stable identity: the pod UID from the endpoint's `targetRef` when present (ECS: the task
+   * ARN), else `ip:port`. Balancers hash this, so a worker keeps its keys across address moves.
+   */
+  readonly id: string;
+  /** The address to send fragments to (IPv4 by default). */
+  readonly ip: string;
+  /** The port to send fragments to. */
+  readonly port: number;
+  /** Whether the worker takes new fragments; see {@link WorkerState}. */
+  readonly state: WorkerState;
+  /** The pod's name, when the source knows it. */
+  readonly podName?: string | undefined;
+  /** The node the pod runs on, when the source knows it. */
+  readonly nodeName?: string | undefined;
+  /** The worker's zone (topology.kubernetes.io/zone), when known. */
+  readonly zone?: string | undefined;
+}
+
+/** Options accepted by {@link WorkerDiscovery.getWorkers}. */
+export interface GetWorkersOptions {
+  /** Cancels the lookup; the promise then rejects with an `AbortedError`. */
+  readonly signal?: AbortSignal | undefined;
+}
+
+/**
+ * A source of workers: Kubernetes, ECS or a static list. One small interface, so the rest of
+ * the SDK does not care where workers come from.
+ *
+ * @example
+ * ```ts
+ * const discovery: WorkerDiscovery = new StaticWorkerDiscovery(['127.0.0.1:7101']);
+ * const workers = await discovery.getWorkers({ signal: AbortSignal.timeout(5_000) });
+ * ```
+ */
+export interface WorkerDiscovery {
+  /** A short name for logs and the CLI, such as `kubernetes` or `local`. */
+  readonly kind: string;
+  /** Fetches the current workers, in a stable order. */
+  getWorkers(options?: GetWorkersOptions): Promise<Worker[]>;
+  /** Releases anything the source holds (watches, clients). Optional. */
+  close?(): Promise<void>;
+}
+
+/** Compares workers for a stable order: by IP as text, then port, then id. */
+export function compareWorkers(a: Worker, b: Worker): number {
+  if (a.ip !== b.ip) return a.ip < b.ip ? -1 : 1;
+  if (a.port !== b.port) return a.port - b.port;
+  if (a.id === b.id) return 0;
+  return a.id < b.id ? -1 : 1;
+}
+
+/** `ip:port` as it appears in URLs and reports, with IPv6 addresses in brackets. */
+export function workerAddress(worker: Pick<Worker, 'ip' | 'port'>): string {
+  const host = worker.ip.includes(':') ? `[${worker.ip}]` : worker.ip;
+  return `${host}:${worker.port}`;
+}
+
+/** The `http://host:port` origin of a worker, built with the URL class, never by hand. */
+export function workerOrigin(worker: Pick<Worker, 'ip' | 'port'>, protocol = 'http:'): string {
+  const url = new URL('http://placeholder');
+  url.protocol = protocol;
+  url.hostname = worker.ip.includes(':') ? `[${worker.ip}]` : worker.ip;
+  url.port = String(worker.port);
+  return url.origin;
+}

@@ -1,0 +1,88 @@
+import type { Worker } from '../discovery/worker.js';
+
+/** The body of a fragment: bytes or text are replayable; a one-shot stream is not. */
+export type FragmentBody = string | Uint8Array | AsyncIterable<Uint8Array>;
+
+/**
+ * One piece of a query, sent to one worker as one HTTP request.
+ *
+ * @example
+ * ```ts
+ * const fragment: Fragment = {
+ *   key: 'segment-1042',
+ *   path: '/api/v1/fragment',
+ *   body: JSON.stringify({ segment: 1042, query: 'sum(bytes)' }),
+ *   headers: { 'content-type': 'application/json' },
+ * };
+ * ```
+ */
+export interface Fragment {
+  /** The consistent-hashing key (a segment id, say); fragments without one are spread evenly. */
+  readonly key?: string | undefined;
+  /** The request path on the worker, starting with `/`. */
+  readonly path: string;
+  /** The HTTP method; `POST` by default. */
+  readonly method?: string | undefined;
+  /** The request body. */
+  readonly body?: FragmentBody | undefined;
+  /** Extra request headers. */
+  readonly headers?: Readonly<Record<string, string>> | undefined;
+  /**
+   * Whether the fragment may be sent again after a request may have reached a worker.
+   * Queries have no side effects, so the default is `true`.
+   */
+  readonly idempotent?: boolean | undefined;
+}
+
+/** Why an attempt ended the way it did. */
+export type AttemptResult =
+  | 'answered'
+  | 'refused'
+  | 'reset'
+  | 'connect-timeout'
+  | 'timeout'
+  | 'unavailable'
+  | 'truncated'
+  | 'aborted'
+  | 'error';
+
+/** One try of a fragment on one worker. */
+export interface Attempt {
+  /** The worker this attempt went to. */
+  readonly worker: Worker;
+  /** How the attempt ended. */
+  readonly result: AttemptResult;
+  /** The HTTP status, when a response arrived. */
+  readonly status?: number | undefined;
+  /** A short description of the failure, when there was one. */
+  readonly error?: string | undefined;
+  /** Milliseconds from sending to the end of the attempt. */
+  readonly durationMs: number;
+}
+
+/** A fragment that a worker answered (any HTTP status counts as an answer). */
+export interface AnsweredOutcome {
+  readonly ok: true;
+  /** The position of the fragment in the fan-out's input. */
+  readonly index: number;
+  readonly fragment: Fragment;
+  /** The worker whose answer this is. */
+  readonly worker: Worker;
+  readonly status: number;
+  readonly headers: Readonly<Record<string, string | string[] | undefined>>;
+  readonly body: Uint8Array;
+  /** Every attempt, in order; the last one is the answer. */
+  readonly attempts: readonly Attempt[];
+}
+
+/** A fragment that no worker answered; `error` says why and which workers were tried. */
+export interface FailedOutcome {
+  readonly ok: false;
+  readonly index: number;
+  readonly fragment: Fragment;
+  readonly error: Error;
+  readonly attempts: readonly Attempt[];
+}
+
+/** What became of one fragment: answered or failed, never dropped. */
+export type Outcome = AnsweredOutcome | FailedOutcome;
