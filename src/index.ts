@@ -19,3 +19,48 @@ export type {
   AnsweredOutcome,
   FailedOutcome,
 } from './transport/fragment.js';
+export { parsePort, parsePositiveInteger } from './config.js';
+export type { Environment } from './config.js';
+export {
+  WorkerCache,
+  DiscoveryNotReadyError,
+  type WorkerCacheOptions,
+  type CacheStatus,
+  type WorkerChangeListener,
+  type WorkerSource,
+} from './discovery/cache.js';
+export {
+  diffWorkers,
+  type WorkerChange,
+  type WorkerUpdate,
+} from './discovery/diff.js';
+export {
+  parseLabelSelector,
+  matchesLabels,
+  SelectorSyntaxError,
+  type LabelSelector,
+  type SelectorRequirement,
+} from './discovery/label-selector.js';
+export {
+  kubernetesSettings,
+  kubernetesVariables,
+  type KubernetesSettings,
+  type KubernetesSettingsInput,
+} from './discovery/kubernetes-settings.js';
+export {
+  workersFromSlices,
+  endpointState,
+  type EndpointSliceLike,
+  type SliceOptions,
+  type SliceReport,
+} from './discovery/endpoint-slices.js';
+export {
+  loadKubeConfig,
+  type KubeConfigOptions,
+  type LoadedKubeConfig,
+} from './discovery/kube-config.js';
+export {
+  KubernetesWorkerDiscovery,
+  type KubernetesDiscoveryOptions,
+  type KubernetesInspection,
+} from './discovery/kubernetes.js';
