@@ -64,3 +64,21 @@ export {
   type KubernetesDiscoveryOptions,
   type KubernetesInspection,
 } from './discovery/kubernetes.js';
+export { createPicker, registerPolicy, policyNames } from './balancer/registry.js';
+export type { PickerFactory } from './balancer/registry.js';
+export { RoundRobinPicker } from './balancer/round-robin.js';
+export { RendezvousPicker } from './balancer/rendezvous.js';
+export { LoadTracker } from './balancer/load-tracker.js';
+export type { WorkerLoad, EndRequest, LoadTrackerOptions } from './balancer/load-tracker.js';
+export { workerIdentity, IDENTITY_SOURCES } from './balancer/options.js';
+export type {
+  PickerOptions,
+  IdentitySource,
+  SlowStartOptions,
+  ZonePreferenceOptions,
+} from './balancer/options.js';
+export { TableCache } from './balancer/table-cache.js';
+export type { TableCacheOptions } from './balancer/table-cache.js';
+export { segmentKey, segmentIdKey } from './balancer/keys.js';
+export type { SegmentId } from './balancer/keys.js';
+export { xxh64, xxh64Into } from './balancer/xxh64.js';
