@@ -82,3 +82,22 @@ export type { TableCacheOptions } from './balancer/table-cache.js';
 export { segmentKey, segmentIdKey } from './balancer/keys.js';
 export type { SegmentId } from './balancer/keys.js';
 export { xxh64, xxh64Into } from './balancer/xxh64.js';
+export { FragmentDispatcher } from './transport/dispatcher.js';
+export type {
+  FragmentDispatcherOptions,
+  DispatchOptions,
+  FanOutOptions,
+  PickerPolicy,
+} from './transport/dispatcher.js';
+export {
+  FragmentFailedError,
+  QueueFullError,
+  DispatcherClosedError,
+  DeadlineExceededError,
+  BodyTooLargeError,
+} from './transport/errors.js';
+export type { RetryStop } from './transport/errors.js';
+export { RetryBudget } from './transport/retry-budget.js';
+export type { RetryBudgetOptions } from './transport/retry-budget.js';
+export { WorkerHealth } from './transport/health.js';
+export type { WorkerHealthOptions, WorkerHealthState } from './transport/health.js';

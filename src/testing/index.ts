@@ -15,3 +15,13 @@ export {
   type InjectedFailure,
 } from './fake-kube-api.js';
 export { createTestPki, type TestPki, type CertificateAndKey } from './test-ca.js';
+export { FakeWorker } from './fake-worker.js';
+export type {
+  FakeWorkerMode,
+  FakeWorkerOptions,
+  FakeRequest,
+  FakeResponse,
+  FakeEcho,
+} from './fake-worker.js';
+export { spawnFakeWorker, FakeWorkerSpawnError } from './fake-worker-process.js';
+export type { FakeWorkerProcess } from './fake-worker-process.js';
