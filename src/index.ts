@@ -101,3 +101,24 @@ export { RetryBudget } from './transport/retry-budget.js';
 export type { RetryBudgetOptions } from './transport/retry-budget.js';
 export { WorkerHealth } from './transport/health.js';
 export type { WorkerHealthOptions, WorkerHealthState } from './transport/health.js';
+export type { WorkerWatch, WorkerWatchHandlers } from './discovery/worker.js';
+export {
+  selectorTargetVariable,
+  serviceNameLabel,
+  type SelectorTarget,
+} from './discovery/kubernetes.js';
+export {
+  ListWatchLoop,
+  defaultWatchTimings,
+  type WatchTimings,
+  type SliceSource,
+  type ListWatchOptions,
+  type VersionedObject,
+} from './discovery/slice-watcher.js';
+export {
+  streamWatch,
+  type WatchEnd,
+  type WatchEvent,
+  type WatchEventType,
+  type WatchStreamRequest,
+} from './discovery/watch-stream.js';

@@ -89,6 +89,8 @@ describe('Kubernetes discovery when the API server misbehaves', () => {
 
     const logger = recordingLogger();
     const cache = cacheOver(discovery({ logger }), { readyTimeoutMs: 200 });
+    cache.start();
+    await until(() => cache.status().consecutiveFailures >= 1, 'the first try fails');
     const error = await cache.ready().catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(DiscoveryNotReadyError);
     expect((error as Error).message).toContain('ECONNREFUSED');
