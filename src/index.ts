@@ -134,3 +134,24 @@ export type { SliceWorkers, EndpointLike } from './discovery/endpoint-slices.js'
 export type { SettingNames } from './discovery/kubernetes-settings.js';
 export type { SelectorOperator } from './discovery/label-selector.js';
 export type { RawSetting } from './config.js';
+export type { WorkerWatch, WorkerWatchHandlers } from './discovery/worker.js';
+export {
+  selectorTargetVariable,
+  serviceNameLabel,
+  type SelectorTarget,
+} from './discovery/kubernetes.js';
+export {
+  ListWatchLoop,
+  defaultWatchTimings,
+  type WatchTimings,
+  type SliceSource,
+  type ListWatchOptions,
+  type VersionedObject,
+} from './discovery/slice-watcher.js';
+export {
+  streamWatch,
+  type WatchEnd,
+  type WatchEvent,
+  type WatchEventType,
+  type WatchStreamRequest,
+} from './discovery/watch-stream.js';

@@ -1,9 +1,14 @@
 import { parseArgs } from 'node:util';
-import { KubernetesWorkerDiscovery } from '../discovery/kubernetes.js';
+import {
+  KubernetesWorkerDiscovery,
+  selectorTargetVariable,
+  type KubernetesInspection,
+  type SelectorTarget,
+} from '../discovery/kubernetes.js';
 import { kubernetesVariables } from '../discovery/kubernetes-settings.js';
 import { workerAddress } from '../discovery/worker.js';
-import { ConfigError } from '../errors.js';
-import { explainNoWorkers } from './explain.js';
+import { ConfigError, DiscoveryError } from '../errors.js';
+import { explainNoWorkers, rbacRoleSnippet } from './explain.js';
 import { cliLogger, logLevelHelp } from './logger.js';
 import { ExitCode, type CliIo } from './io.js';
 
@@ -18,6 +23,9 @@ Flags (each defaults to its environment variable):
   --worker-pod-label-selector=SEL label selector for the EndpointSlices
                                   (WORKER_POD_LABEL_SELECTOR), e.g. app=lakerunner
   --query-worker-port=PORT        port the workers answer on (QUERY_WORKER_PORT), 1-65535
+  --selector-target=WHAT          what the selector matches (WORKER_SELECTOR_TARGET):
+                                  endpointslices (default; slices carry their Service's
+                                  labels) or services (Services' labels, then their slices)
   --output=text|json              report format (default text)
 ${logLevelHelp}  -h, --help                      show this help
 
@@ -48,6 +56,7 @@ export async function debugKubernetesDiscovery(args: string[], io: CliIo): Promi
       'pod-namespace': { type: 'string' },
       'worker-pod-label-selector': { type: 'string' },
       'query-worker-port': { type: 'string' },
+      'selector-target': { type: 'string' },
       output: { type: 'string', default: 'text' },
       'log-level': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
@@ -71,17 +80,24 @@ export async function debugKubernetesDiscovery(args: string[], io: CliIo): Promi
     namespace: values['pod-namespace'],
     labelSelector: values['worker-pod-label-selector'],
     port: values['query-worker-port'],
+    selectorTarget: selectorTargetFlag(values['selector-target']),
     settingNames: flagNames,
   });
   const { settings } = discovery;
 
   if (values.output === 'text') {
+    // The default mode keeps the report's long-standing exact shape; the other mode says so
+    // on a line of its own, and the empty-result checklist always names the mode.
+    const modeLine = discovery.selectorTarget === 'endpointslices'
+      ? []
+      : [`${selectorTargetVariable}: ${discovery.selectorTarget}`];
     io.stdout(
       [
         'Debugging Kubernetes worker discovery...',
         `${kubernetesVariables.namespace}: ${settings.namespace}`,
         `${kubernetesVariables.labelSelector}: ${settings.labelSelector.text}`,
         `${kubernetesVariables.port}: ${settings.port}`,
+        ...modeLine,
         '',
         'Discovering workers...',
         '',
@@ -89,7 +105,7 @@ export async function debugKubernetesDiscovery(args: string[], io: CliIo): Promi
     );
   }
 
-  const { workers, report } = await discovery.inspect({ signal: io.signal });
+  const { workers, report } = await inspectOrExplain(discovery, io);
 
   if (values.output === 'json') {
     const result = {
@@ -97,6 +113,7 @@ export async function debugKubernetesDiscovery(args: string[], io: CliIo): Promi
       namespace: settings.namespace,
       labelSelector: settings.labelSelector.text,
       port: settings.port,
+      selectorTarget: discovery.selectorTarget,
       server: discovery.server,
       workers,
       report,
@@ -107,7 +124,39 @@ export async function debugKubernetesDiscovery(args: string[], io: CliIo): Promi
 
   const lines = [`Found ${workers.length} workers:`];
   workers.forEach((worker, index) => lines.push(`  [${index + 1}] ${workerAddress(worker)}`));
-  if (workers.length === 0) lines.push('', ...explainNoWorkers(settings, report));
+  if (workers.length === 0) {
+    const matchingServices = await discovery.matchingServices(io.signal).then(
+      ({ names }) => names,
+      () => undefined,
+    );
+    const context = { selectorTarget: discovery.selectorTarget, matchingServices };
+    lines.push('', ...explainNoWorkers(settings, report, context));
+  }
   io.stdout(`${lines.join('\n')}\n`);
   return workers.length > 0 ? ExitCode.ok : ExitCode.noWorkers;
+}
+
+/** Inspects; on a 403, prints the Role that would allow it before the error is reported. */
+async function inspectOrExplain(
+  discovery: KubernetesWorkerDiscovery,
+  io: CliIo,
+): Promise<KubernetesInspection> {
+  try {
+    return await discovery.inspect({ signal: io.signal });
+  } catch (error) {
+    if (error instanceof DiscoveryError && error.reason === 'forbidden') {
+      const role = rbacRoleSnippet(discovery.settings.namespace, discovery.selectorTarget);
+      io.stderr(`A Role that grants what discovery needs (bind it to the service account):\n` +
+        `${role.join('\n')}\n`);
+    }
+    throw error;
+  }
+}
+
+function selectorTargetFlag(value: string | undefined): SelectorTarget | undefined {
+  if (value === undefined || value === 'endpointslices' || value === 'services') return value;
+  throw new ConfigError(
+    '--selector-target',
+    `--selector-target is ${JSON.stringify(value)}: expected "endpointslices" or "services"`,
+  );
 }

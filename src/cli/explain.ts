@@ -1,16 +1,33 @@
 import type { SliceReport } from '../discovery/endpoint-slices.js';
+import type { SelectorTarget } from '../discovery/kubernetes.js';
 import type { KubernetesSettings } from '../discovery/kubernetes-settings.js';
+
+/** What else discovery learned that bears on an empty result. */
+export interface EmptyResultContext {
+  /** What the selector was matched against. */
+  readonly selectorTarget: SelectorTarget;
+  /**
+   * Services whose labels match the selector; `undefined` when they could not be listed (no
+   * RBAC permission to list Services, say).
+   */
+  readonly matchingServices: readonly string[] | undefined;
+}
 
 /**
  * The checklist printed when Kubernetes discovery finds no workers: every usual cause, each
  * with what discovery saw that bears on it, so the reader can rule causes out at a glance.
  */
-export function explainNoWorkers(settings: KubernetesSettings, report: SliceReport): string[] {
+export function explainNoWorkers(
+  settings: KubernetesSettings,
+  report: SliceReport,
+  context: EmptyResultContext = { selectorTarget: 'endpointslices', matchingServices: undefined },
+): string[] {
   const selector = settings.labelSelector.text;
   const namespace = settings.namespace;
   const matched = `${report.slices} EndpointSlice(s) matched`;
 
   const causes = [
+    selectorTargetCause(selector, context),
     `Selector: no worker EndpointSlices match "${selector}" (${matched}). EndpointSlices ` +
       "carry their Service's labels, not the pods' labels: compare with " +
       `kubectl get endpointslices -n ${namespace} --show-labels`,
@@ -24,9 +41,64 @@ export function explainNoWorkers(settings: KubernetesSettings, report: SliceRepo
     `IPv4 only: IPv6 and FQDN EndpointSlices are skipped (${report.skippedSlicesByAddressType} ` +
       `skipped; ${report.badAddresses} endpoint(s) with unusable addresses)`,
   ];
+  if (report.missingPort > 0) {
+    causes.push(`Port name: ${report.missingPort} slice(s) had no port of the configured name`);
+  }
 
   return [
     'No workers found. Check, in order:',
     ...causes.map((cause, index) => `  ${index + 1}. ${cause}`),
   ];
+}
+
+function selectorTargetCause(selector: string, context: EmptyResultContext): string {
+  const services = context.matchingServices;
+  const seen = services === undefined
+    ? 'Services could not be listed to compare'
+    : `${services.length} Service(s) match it${services.length > 0
+      ? `: ${services.slice(0, 5).join(', ')}${services.length > 5 ? ', ...' : ''}`
+      : ''}`;
+
+  if (context.selectorTarget === 'services') {
+    return `Mode: the selector "${selector}" was matched against Services' labels ` +
+      `(--selector-target=services); ${seen}. Their EndpointSlices are found through the ` +
+      'kubernetes.io/service-name label';
+  }
+  const hint = services !== undefined && services.length > 0
+    ? '. The selector matches Services but not EndpointSlices: to select by Service labels, ' +
+      "use --selector-target=services (WORKER_SELECTOR_TARGET=services, option selectorTarget: " +
+      "'services')"
+    : '';
+  return `Mode: the selector "${selector}" was matched against EndpointSlice labels ` +
+    `(--selector-target=endpointslices); ${seen}${hint}`;
+}
+
+/**
+ * The Role a service account needs for discovery, as YAML to apply; printed with a 403.
+ *
+ * @example
+ * ```ts
+ * console.error(rbacRoleSnippet('cardinalhq-datalake', 'services').join('\n'));
+ * ```
+ */
+export function rbacRoleSnippet(namespace: string, selectorTarget: SelectorTarget): string[] {
+  const lines = [
+    'apiVersion: rbac.authorization.k8s.io/v1',
+    'kind: Role',
+    'metadata:',
+    '  name: lakerunner-worker-discovery',
+    `  namespace: ${namespace}`,
+    'rules:',
+    '  - apiGroups: ["discovery.k8s.io"]',
+    '    resources: ["endpointslices"]',
+    '    verbs: ["list", "watch"]',
+  ];
+  if (selectorTarget === 'services') {
+    lines.push(
+      '  - apiGroups: [""]',
+      '    resources: ["services"]',
+      '    verbs: ["list", "watch"]',
+    );
+  }
+  return lines;
 }

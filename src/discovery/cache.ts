@@ -1,7 +1,12 @@
-import { AbortedError, LakerunnerError } from '../errors.js';
+import { AbortedError, DiscoveryError, LakerunnerError } from '../errors.js';
 import { silentLogger, type Logger } from '../logger.js';
 import { diffWorkers, isEmptyChange, type WorkerChange } from './diff.js';
-import { compareWorkers, type Worker, type WorkerDiscovery } from './worker.js';
+import {
+  compareWorkers,
+  type Worker,
+  type WorkerDiscovery,
+  type WorkerWatch,
+} from './worker.js';
 
 /** Options for {@link WorkerCache}. Every interval is in milliseconds and can be scaled down. */
 export interface WorkerCacheOptions {
@@ -18,6 +23,19 @@ export interface WorkerCacheOptions {
   readonly minRefreshGapMs?: number | undefined;
   /** How long {@link WorkerCache.ready} waits for the first good fetch. Default 30,000. */
   readonly readyTimeoutMs?: number | undefined;
+  /**
+   * Use the source's `watch()` when it has one (list-then-watch: changes arrive within moments
+   * and a quiet cluster costs no requests). `false` forces interval polling. Default `true`.
+   */
+  readonly watch?: boolean | undefined;
+  /**
+   * How long a watched change that only adds workers (or makes one ready again) may wait for
+   * others, so a rolling restart makes a few change events instead of hundreds. Removals and
+   * workers that stop being ready are never delayed: they apply at once, taking any waiting
+   * additions with them. The wait starts at the first waiting change, so no addition waits
+   * longer than this. Default 1,000; 0 applies every change at once.
+   */
+  readonly coalesceMs?: number | undefined;
   /** Where to log; silent by default. */
   readonly logger?: Logger | undefined;
   /** The clock, injectable for tests. Default `Date.now`. */
@@ -40,6 +58,8 @@ export interface CacheStatus {
   readonly lastError: Error | undefined;
   /** Failed fetches in a row. */
   readonly consecutiveFailures: number;
+  /** `watch` when the source pushes changes, `poll` when the cache re-lists on an interval. */
+  readonly mode: 'watch' | 'poll';
 }
 
 /** Called with every non-empty change to the worker set. */
@@ -63,6 +83,7 @@ const defaults = {
   maxRetryDelayMs: 30_000,
   minRefreshGapMs: 1_000,
   readyTimeoutMs: 30_000,
+  coalesceMs: 1_000,
 };
 
 /** Thrown by {@link WorkerCache.ready} when no fetch succeeded in time. */
@@ -73,9 +94,11 @@ export class DiscoveryNotReadyError extends LakerunnerError {
 }
 
 /**
- * Keeps the last good worker set from a {@link WorkerDiscovery}, refreshes it on an interval
- * (and at once when asked), backs off with jitter after failures without ever replacing a good
- * set with an error, and tells subscribers what changed.
+ * Keeps the last good worker set from a {@link WorkerDiscovery} and tells subscribers what
+ * changed. When the source can watch (`discovery.watch`), the cache follows its pushes and every
+ * event or bookmark counts as a sync; otherwise it re-lists on an interval (and at once when
+ * asked), backing off with jitter after failures and honouring `Retry-After`. Either way a
+ * failure never replaces a good set: the set is kept and marked stale with its age.
  *
  * @example
  * ```ts
@@ -95,6 +118,7 @@ export class WorkerCache implements WorkerSource, AsyncDisposable {
   readonly #random: () => number;
   readonly #listeners = new Set<WorkerChangeListener>();
   readonly #readyWaiters = new Set<() => void>();
+  readonly #useWatch: boolean;
 
   #workers: readonly Worker[] = [];
   #synced = false;
@@ -107,6 +131,9 @@ export class WorkerCache implements WorkerSource, AsyncDisposable {
   #timer: NodeJS.Timeout | undefined;
   #inFlight: Promise<void> | undefined;
   #abort = new AbortController();
+  #watch: WorkerWatch | undefined;
+  #pending: readonly Worker[] | undefined;
+  #coalesceTimer: NodeJS.Timeout | undefined;
 
   constructor(discovery: WorkerDiscovery, options: WorkerCacheOptions = {}) {
     this.#discovery = discovery;
@@ -116,7 +143,9 @@ export class WorkerCache implements WorkerSource, AsyncDisposable {
       maxRetryDelayMs: options.maxRetryDelayMs ?? defaults.maxRetryDelayMs,
       minRefreshGapMs: options.minRefreshGapMs ?? defaults.minRefreshGapMs,
       readyTimeoutMs: options.readyTimeoutMs ?? defaults.readyTimeoutMs,
+      coalesceMs: options.coalesceMs ?? defaults.coalesceMs,
     };
+    this.#useWatch = options.watch ?? true;
     this.#logger = options.logger ?? silentLogger;
     this.#now = options.now ?? Date.now;
     this.#random = options.random ?? Math.random;
@@ -126,6 +155,16 @@ export class WorkerCache implements WorkerSource, AsyncDisposable {
   start(): this {
     if (this.#started || this.#closed) return this;
     this.#started = true;
+
+    if (this.#useWatch && this.#discovery.watch !== undefined) {
+      this.#lastFetchStartedAt = this.#now();
+      this.#watch = this.#discovery.watch({
+        onWorkers: (workers) => this.#offer(workers),
+        onSynced: () => this.#synced && this.#markSynced(),
+        onError: (error) => this.#recordFailure(error),
+      });
+      return this;
+    }
     void this.#fetch();
     return this;
   }
@@ -178,6 +217,7 @@ export class WorkerCache implements WorkerSource, AsyncDisposable {
       ageMs: lastSyncAt === undefined ? undefined : this.#now() - lastSyncAt,
       lastError: this.#lastError,
       consecutiveFailures: this.#failures,
+      mode: this.#watch === undefined ? 'poll' : 'watch',
     };
   }
 
@@ -187,10 +227,17 @@ export class WorkerCache implements WorkerSource, AsyncDisposable {
     return () => this.#listeners.delete(listener);
   }
 
-  /** Fetches now (sharing a fetch already under way) and resolves when it has finished. */
+  /**
+   * Polling: fetches now (sharing a fetch already under way) and resolves when it has finished.
+   * Watching: asks the watch for a full re-list and returns at once.
+   */
   async refresh(): Promise<void> {
     if (this.#closed) return;
-    this.#started = true;
+    this.start();
+    if (this.#watch !== undefined) {
+      this.#watch.relist('refresh');
+      return;
+    }
     await this.#fetch();
   }
 
@@ -203,6 +250,15 @@ export class WorkerCache implements WorkerSource, AsyncDisposable {
     if (this.#inFlight) return;
 
     const sinceLast = this.#now() - this.#lastFetchStartedAt;
+    if (this.#watch !== undefined) {
+      // A watch is current already; a re-list only guards against a broken one, so at most one
+      // per gap, and extra requests inside the gap are dropped rather than queued.
+      if (sinceLast < this.#options.minRefreshGapMs) return;
+      this.#lastFetchStartedAt = this.#now();
+      this.#logger.debug({ reason }, 'worker re-list requested');
+      this.#watch.relist(reason);
+      return;
+    }
     const wait = Math.max(0, this.#options.minRefreshGapMs - sinceLast);
     this.#logger.debug({ reason, inMs: wait }, 'worker refresh requested');
     this.#schedule(wait);
@@ -213,9 +269,12 @@ export class WorkerCache implements WorkerSource, AsyncDisposable {
     if (this.#closed) return;
     this.#closed = true;
     clearTimeout(this.#timer);
+    clearTimeout(this.#coalesceTimer);
     this.#timer = undefined;
+    this.#coalesceTimer = undefined;
     this.#abort.abort(new AbortedError('the worker cache was closed'));
     this.#listeners.clear();
+    await this.#watch?.close();
     await this.#inFlight;
     await this.#discovery.close?.();
   }
@@ -246,16 +305,52 @@ export class WorkerCache implements WorkerSource, AsyncDisposable {
     }
   }
 
-  #accept(fetched: Worker[]): void {
+  /**
+   * A watched worker set arrived. The first one, removals and workers that stop being ready
+   * apply at once; changes that only add wait up to `coalesceMs` for company.
+   */
+  #offer(fetched: Worker[]): void {
+    if (this.#closed) return;
     const workers = Object.freeze([...fetched].sort(compareWorkers));
     const change = diffWorkers(this.#workers, workers);
-    const recovered = this.#lastError !== undefined;
+
+    if (!this.#synced || isUrgent(change) || this.#options.coalesceMs <= 0) {
+      this.#applyNow(workers);
+      return;
+    }
+    if (isEmptyChange(change)) {
+      // Back to the set already shown (an addition undone): nothing is waiting any more.
+      this.#pending = undefined;
+      clearTimeout(this.#coalesceTimer);
+      this.#coalesceTimer = undefined;
+      this.#markSynced();
+      return;
+    }
+
+    this.#pending = workers;
+    this.#markSynced();
+    this.#coalesceTimer ??= setTimeout(() => {
+      this.#coalesceTimer = undefined;
+      const pending = this.#pending;
+      if (pending !== undefined && !this.#closed) this.#applyNow(pending);
+    }, this.#options.coalesceMs);
+  }
+
+  #applyNow(workers: readonly Worker[]): void {
+    clearTimeout(this.#coalesceTimer);
+    this.#coalesceTimer = undefined;
+    this.#pending = undefined;
+    this.#accept(workers);
+  }
+
+  #accept(fetched: readonly Worker[]): void {
+    const workers = Object.isFrozen(fetched)
+      ? fetched
+      : Object.freeze([...fetched].sort(compareWorkers));
+    const change = diffWorkers(this.#workers, workers);
 
     this.#workers = workers;
-    this.#lastSyncAt = this.#now();
-    this.#lastError = undefined;
-    this.#failures = 0;
-    if (recovered) this.#logger.info({ workers: workers.length }, 'discovery recovered');
+    this.#markSynced();
 
     if (!this.#synced) {
       this.#synced = true;
@@ -264,11 +359,29 @@ export class WorkerCache implements WorkerSource, AsyncDisposable {
     if (!isEmptyChange(change)) this.#emit(change);
   }
 
+  /** The source proved itself current: the set is fresh, whatever failed before. */
+  #markSynced(): void {
+    const recovered = this.#lastError !== undefined;
+    this.#lastSyncAt = this.#now();
+    this.#lastError = undefined;
+    this.#failures = 0;
+    if (recovered) {
+      this.#logger.info({ workers: this.#workers.length }, 'discovery recovered');
+    }
+  }
+
+  /** A watching source failed; it retries on its own, the cache only keeps count. */
+  #recordFailure(error: Error): void {
+    if (this.#closed) return;
+    this.#lastError = error;
+    this.#failures += 1;
+  }
+
   #reject(error: Error): void {
     this.#lastError = error;
     this.#failures += 1;
 
-    const delay = this.#retryDelay();
+    const delay = this.#retryDelay(error);
     const status = this.status();
     this.#logger.warn(
       {
@@ -283,12 +396,17 @@ export class WorkerCache implements WorkerSource, AsyncDisposable {
     this.#schedule(delay);
   }
 
-  /** Exponential backoff with full jitter on the upper half, so coordinators spread out. */
-  #retryDelay(): number {
+  /**
+   * Exponential backoff with jitter on the upper half, so coordinators spread out; never
+   * shorter than the server's `Retry-After`.
+   */
+  #retryDelay(error: Error): number {
     const { minRetryDelayMs, maxRetryDelayMs } = this.#options;
     const exponent = Math.min(this.#failures - 1, 30);
     const ceiling = Math.min(maxRetryDelayMs, minRetryDelayMs * 2 ** exponent);
-    return Math.round(ceiling / 2 + (ceiling / 2) * this.#random());
+    const delay = Math.round(ceiling / 2 + (ceiling / 2) * this.#random());
+    const retryAfter = error instanceof DiscoveryError ? error.retryAfterSeconds : undefined;
+    return Math.max(delay, (retryAfter ?? 0) * 1000);
   }
 
   #schedule(delayMs: number): void {
@@ -316,4 +434,14 @@ export class WorkerCache implements WorkerSource, AsyncDisposable {
       { cause: this.#lastError },
     );
   }
+}
+
+/** Whether a change must be applied at once: something left, moved or stopped being ready. */
+function isUrgent(change: WorkerChange): boolean {
+  if (change.removed.length > 0) return true;
+  return change.updated.some(({ previous, current }) =>
+    current.ip !== previous.ip ||
+    current.port !== previous.port ||
+    (previous.state === 'ready' && current.state !== 'ready'),
+  );
 }

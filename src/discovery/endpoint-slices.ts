@@ -9,6 +9,10 @@ export interface EndpointSliceLike {
   readonly addressType: string;
   readonly metadata?: { readonly name?: string | undefined } | undefined;
   readonly endpoints?: readonly EndpointLike[] | undefined | null;
+  readonly ports?:
+    | readonly { readonly name?: string | undefined | null; readonly port?: number | null }[]
+    | undefined
+    | null;
 }
 
 /** One endpoint of a slice: one pod, with one or more interchangeable addresses. */
@@ -38,8 +42,21 @@ export interface SliceOptions {
    * work can finish and balancers can use them as a last resort. Default `false`.
    */
   readonly keepDraining?: boolean | undefined;
-  /** Address families to admit. Default `['IPv4']`. */
+  /**
+   * Address families to admit. Default `['IPv4']`. Admit `['IPv4', 'IPv6']` on dual-stack
+   * clusters: a pod listed in both an IPv4 and an IPv6 slice is still one worker.
+   */
   readonly addressTypes?: readonly string[] | undefined;
+  /**
+   * Which address a dual-stack worker is reached at when both families are ready. Default: the
+   * first entry of `addressTypes`.
+   */
+  readonly preferredAddressType?: string | undefined;
+  /**
+   * Take each slice's port with this name (such as `query`) instead of `port`. Slices without a
+   * port of that name are skipped and counted in {@link SliceReport.missingPort}.
+   */
+  readonly portName?: string | undefined;
 }
 
 /** What discovery saw, so an empty result can be explained rather than guessed at. */
@@ -58,6 +75,8 @@ export interface SliceReport {
   badAddresses: number;
   /** Endpoints that named a worker already found in another slice. */
   duplicates: number;
+  /** Slices skipped because they had no port with the configured name. */
+  missingPort: number;
 }
 
 /** The result of {@link workersFromSlices}: workers plus the counts behind them. */
@@ -76,6 +95,7 @@ export function emptySliceReport(): SliceReport {
     terminating: 0,
     badAddresses: 0,
     duplicates: 0,
+    missingPort: 0,
   };
 }
 
@@ -102,8 +122,15 @@ function addressMatches(address: string, addressType: string): boolean {
   return (addressType === 'IPv4' && family === 4) || (addressType === 'IPv6' && family === 6);
 }
 
-function rank(state: WorkerState): number {
-  return state === 'ready' ? 2 : 1;
+/** Ready beats draining; between equals, the preferred address family wins. */
+function rank(state: WorkerState, addressType: string, preferred: string | undefined): number {
+  return (state === 'ready' ? 2 : 0) + (addressType === preferred ? 1 : 0);
+}
+
+function slicePort(slice: EndpointSliceLike, options: SliceOptions): number | undefined {
+  if (options.portName === undefined) return options.port;
+  const named = slice.ports?.find((port) => port.name === options.portName);
+  return named?.port ?? undefined;
 }
 
 /**
@@ -112,8 +139,9 @@ function rank(state: WorkerState): number {
  * One worker per endpoint, at its first address (the API says an endpoint's addresses are
  * interchangeable). The worker's `id` is the pod UID when the endpoint names its pod, else
  * `ip:port`. A worker seen in several slices (slices are rebalanced, and watchers see the halves
- * of a move at different times) is one worker, ready if any copy is ready. Workers come back
- * sorted by address.
+ * of a move at different times; dual-stack Services have one slice per family) is one worker,
+ * ready if any copy is ready, at the preferred family's address when both are usable. Workers
+ * come back sorted by address.
  *
  * @example
  * ```ts
@@ -128,12 +156,18 @@ export function workersFromSlices(
   const admitted = options.addressTypes ?? ['IPv4'];
   const keepDraining = options.keepDraining ?? false;
   const report = emptySliceReport();
-  const byId = new Map<string, Worker>();
+  const preferred = options.preferredAddressType ?? admitted[0];
+  const byId = new Map<string, { worker: Worker; rank: number }>();
 
   for (const slice of slices) {
     report.slices += 1;
     if (!admitted.includes(slice.addressType)) {
       report.skippedSlicesByAddressType += 1;
+      continue;
+    }
+    const port = slicePort(slice, options);
+    if (port === undefined) {
+      report.missingPort += 1;
       continue;
     }
 
@@ -150,14 +184,18 @@ export function workersFromSlices(
         continue;
       }
 
-      const worker = endpointWorker(endpoint, ip, options.port, state);
+      const worker = endpointWorker(endpoint, ip, port, state);
+      const workerRank = rank(state, slice.addressType, preferred);
       const seen = byId.get(worker.id);
       if (seen !== undefined) report.duplicates += 1;
-      if (seen === undefined || rank(worker.state) > rank(seen.state)) byId.set(worker.id, worker);
+      if (seen === undefined || workerRank > seen.rank) {
+        byId.set(worker.id, { worker, rank: workerRank });
+      }
     }
   }
 
-  return { workers: [...byId.values()].sort(compareWorkers), report };
+  const workers = [...byId.values()].map((entry) => entry.worker);
+  return { workers: workers.sort(compareWorkers), report };
 }
 
 function endpointWorker(

@@ -1,11 +1,14 @@
 import {
+  CoreV1Api,
   DiscoveryV1Api,
   Observable,
   type KubeConfig,
   type V1EndpointSlice,
   type V1EndpointSliceList,
+  type V1ServiceList,
 } from '@kubernetes/client-node';
-import type { Environment } from '../config.js';
+import { quote, type Environment } from '../config.js';
+import { ConfigError, DiscoveryError } from '../errors.js';
 import { silentLogger, type Logger } from '../logger.js';
 import { workersFromSlices, type SliceReport } from './endpoint-slices.js';
 import { loadKubeConfig, type LoadedKubeConfig } from './kube-config.js';
@@ -16,7 +19,29 @@ import {
   type KubernetesSettingsInput,
   type SettingNames,
 } from './kubernetes-settings.js';
-import type { GetWorkersOptions, Worker, WorkerDiscovery } from './worker.js';
+import { ListWatchLoop, type WatchTimings } from './slice-watcher.js';
+import { streamWatch, type WatchEnd, type WatchEvent } from './watch-stream.js';
+import type {
+  GetWorkersOptions,
+  Worker,
+  WorkerDiscovery,
+  WorkerWatch,
+  WorkerWatchHandlers,
+} from './worker.js';
+
+/**
+ * What the label selector is matched against:
+ * - `endpointslices` (default): the EndpointSlices' own labels, which are their Service's labels.
+ * - `services`: the Services' labels; each matching Service's slices are then found through the
+ *   `kubernetes.io/service-name` label.
+ */
+export type SelectorTarget = 'endpointslices' | 'services';
+
+/** The environment variable that picks the {@link SelectorTarget}. */
+export const selectorTargetVariable = 'WORKER_SELECTOR_TARGET';
+
+/** The label that ties an EndpointSlice to its Service. */
+export const serviceNameLabel = 'kubernetes.io/service-name';
 
 /** Options for {@link KubernetesWorkerDiscovery}; explicit settings win over the environment. */
 export interface KubernetesDiscoveryOptions extends KubernetesSettingsInput {
@@ -24,16 +49,40 @@ export interface KubernetesDiscoveryOptions extends KubernetesSettingsInput {
   readonly env?: Environment | undefined;
   /** Names to blame in errors for explicit settings (the CLI passes its flag names). */
   readonly settingNames?: SettingNames | undefined;
-  /** A ready cluster configuration; by default kubeconfig, then in-cluster, is loaded. */
+  /**
+   * A ready cluster configuration; by default kubeconfig, then in-cluster, is loaded. A
+   * configuration given here cannot be re-read after a 401.
+   */
   readonly kubeConfig?: KubeConfig | undefined;
   /** The service-account directory for in-cluster mode (tests point this at a temp dir). */
   readonly serviceAccountDir?: string | undefined;
   /** EndpointSlices asked for per page; larger sets are followed with `continue`. Default 500. */
   readonly pageSize?: number | undefined;
-  /** Deadline for one list request. Default 10,000 ms. */
+  /** Deadline for one list request (and for a watch's response headers). Default 10,000 ms. */
   readonly requestTimeoutMs?: number | undefined;
   /** Keep terminating-but-serving endpoints as `draining` workers. Default `false`. */
   readonly keepDraining?: boolean | undefined;
+  /**
+   * What the label selector matches; see {@link SelectorTarget}. Default: the
+   * `WORKER_SELECTOR_TARGET` variable, else `endpointslices`.
+   */
+  readonly selectorTarget?: SelectorTarget | undefined;
+  /**
+   * Address families to admit. Default `['IPv4']`; `['IPv4', 'IPv6']` for dual-stack clusters,
+   * where a pod in an IPv4 and an IPv6 slice is still one worker.
+   */
+  readonly addressTypes?: readonly ('IPv4' | 'IPv6')[] | undefined;
+  /** The family a dual-stack worker is reached at. Default: the first of `addressTypes`. */
+  readonly preferredAddressType?: 'IPv4' | 'IPv6' | undefined;
+  /**
+   * Take each slice's port with this name instead of the configured port. The configured port
+   * (`QUERY_WORKER_PORT`) is still required, as a fallback for reports.
+   */
+  readonly portName?: string | undefined;
+  /** Timings of the list-then-watch loop behind {@link KubernetesWorkerDiscovery.watch}. */
+  readonly watch?: Partial<WatchTimings> | undefined;
+  /** Jitter source in [0, 1), injectable for tests. Default `Math.random`. */
+  readonly random?: (() => number) | undefined;
   /** Where to log. Silent by default. */
   readonly logger?: Logger | undefined;
 }
@@ -45,11 +94,27 @@ export interface KubernetesInspection {
   /** The collection's resourceVersion from the last page, for starting a watch. */
   readonly resourceVersion: string | undefined;
   readonly slices: readonly V1EndpointSlice[];
+  /** What the selector was matched against. */
+  readonly selectorTarget: SelectorTarget;
+  /** In `services` mode, the names of the Services that matched. */
+  readonly services?: readonly string[] | undefined;
+}
+
+interface SliceListing {
+  readonly slices: V1EndpointSlice[];
+  readonly resourceVersion: string | undefined;
+  readonly services?: readonly string[] | undefined;
 }
 
 /**
  * Finds workers through `discovery.k8s.io/v1` EndpointSlices in one namespace that match a label
- * selector: ready endpoints only, IPv4 only, each a worker at the configured port.
+ * selector: ready endpoints only (optionally draining ones too), IPv4 only unless told
+ * otherwise, each a worker at the configured port or at the slice's port of a given name.
+ *
+ * `getWorkers()` lists; `watch()` keeps a set current with list-then-watch, which is what a
+ * `WorkerCache` uses when it is there. The selector matches the slices' labels by default, or
+ * Services' labels (`selectorTarget: 'services'`). On a 401 the credentials are re-read once and
+ * the call retried, so a rotated service-account token is picked up at once.
  *
  * Settings come from `POD_NAMESPACE`, `WORKER_POD_LABEL_SELECTOR` and `QUERY_WORKER_PORT`, or
  * from options, which win; cluster access from kubeconfig, then the in-cluster service account.
@@ -69,69 +134,208 @@ export class KubernetesWorkerDiscovery implements WorkerDiscovery {
   readonly kind = 'kubernetes';
   /** The validated settings in use. */
   readonly settings: KubernetesSettings;
+  /** What the label selector is matched against. */
+  readonly selectorTarget: SelectorTarget;
   /** The API server URL. */
   readonly server: string;
   /** Where cluster access came from: `kubeconfig`, `in-cluster` or `provided`. */
   readonly credentialSource: LoadedKubeConfig['source'] | 'provided';
 
-  readonly #api: DiscoveryV1Api;
+  readonly #options: KubernetesDiscoveryOptions;
+  readonly #env: Environment;
   readonly #pageSize: number;
   readonly #requestTimeoutMs: number;
-  readonly #keepDraining: boolean;
   readonly #logger: Logger;
+  #kubeConfig: KubeConfig;
+  #discoveryApi: DiscoveryV1Api;
+  #coreApi: CoreV1Api;
+  /** The slice selector the last list used; watches use the same one. */
+  #sliceSelector: string | undefined;
 
   constructor(options: KubernetesDiscoveryOptions = {}) {
-    const env = options.env ?? process.env;
-    this.settings = kubernetesSettings(options, env, options.settingNames);
+    this.#options = options;
+    this.#env = options.env ?? process.env;
+    this.settings = kubernetesSettings(options, this.#env, options.settingNames);
+    this.selectorTarget = selectorTargetSetting(options.selectorTarget, this.#env);
     this.#logger = options.logger ?? silentLogger;
 
-    const loaded = options.kubeConfig
-      ? undefined
-      : loadKubeConfig({
-          env,
-          serviceAccountDir: options.serviceAccountDir,
-          logger: this.#logger,
-        });
-    const kubeConfig = options.kubeConfig ?? (loaded as LoadedKubeConfig).kubeConfig;
-    this.server = loaded?.server ?? kubeConfig.getCurrentCluster()?.server ?? 'unknown';
+    const loaded = options.kubeConfig ? undefined : this.#load(this.#logger);
+    this.#kubeConfig = options.kubeConfig ?? (loaded as LoadedKubeConfig).kubeConfig;
+    this.server = loaded?.server ?? this.#kubeConfig.getCurrentCluster()?.server ?? 'unknown';
     this.credentialSource = loaded?.source ?? 'provided';
-    this.#api = kubeConfig.makeApiClient(DiscoveryV1Api);
+    this.#discoveryApi = this.#kubeConfig.makeApiClient(DiscoveryV1Api);
+    this.#coreApi = this.#kubeConfig.makeApiClient(CoreV1Api);
 
     this.#pageSize = options.pageSize ?? 500;
     this.#requestTimeoutMs = options.requestTimeoutMs ?? 10_000;
-    this.#keepDraining = options.keepDraining ?? false;
+    this.#sliceSelector = this.selectorTarget === 'endpointslices'
+      ? this.settings.labelSelector.text
+      : undefined;
   }
 
-  /** Lists the matching EndpointSlices and returns their ready IPv4 endpoints as workers. */
+  /** Lists the matching EndpointSlices and returns their ready endpoints as workers. */
   async getWorkers(options: GetWorkersOptions = {}): Promise<Worker[]> {
     return (await this.inspect(options)).workers;
   }
 
   /** Like {@link getWorkers}, with the slices and the counts that explain the result. */
   async inspect(options: GetWorkersOptions = {}): Promise<KubernetesInspection> {
-    const { slices, resourceVersion } = await this.listSlices(options.signal);
-    const { workers, report } = workersFromSlices(slices, {
-      port: this.settings.port,
-      keepDraining: this.#keepDraining,
-    });
+    const listing = await this.listSlices(options.signal);
+    const { workers, report } = workersFromSlices(listing.slices, this.#sliceOptions());
 
     this.#logger.debug(
-      { namespace: this.settings.namespace, slices: slices.length, workers: workers.length },
+      {
+        namespace: this.settings.namespace,
+        selectorTarget: this.selectorTarget,
+        slices: listing.slices.length,
+        workers: workers.length,
+      },
       'listed EndpointSlices',
     );
-    return { workers, report, resourceVersion, slices };
+    return { ...listing, workers, report, selectorTarget: this.selectorTarget };
   }
 
-  /** Lists every matching slice, following `continue` tokens page by page. */
-  async listSlices(
+  /**
+   * Lists every matching slice, following `continue` tokens page by page. In `services` mode it
+   * first lists the matching Services, then the slices that belong to them.
+   */
+  async listSlices(signal?: AbortSignal): Promise<SliceListing> {
+    return this.#withFreshCredentials(async () => {
+      if (this.selectorTarget === 'endpointslices') {
+        return this.#listSlicesMatching(this.settings.labelSelector.text, signal);
+      }
+
+      const services = await this.matchingServices(signal);
+      if (services.names.length === 0) {
+        this.#sliceSelector = undefined;
+        return { slices: [], resourceVersion: services.resourceVersion, services: [] };
+      }
+      const selector = `${serviceNameLabel} in (${services.names.join(',')})`;
+      const listing = await this.#listSlicesMatching(selector, signal);
+      this.#sliceSelector = selector;
+      return { ...listing, services: services.names };
+    });
+  }
+
+  /**
+   * The names of the Services in the namespace whose labels match the selector. The debug CLI
+   * uses it to say when the selector matches Services but not EndpointSlices.
+   */
+  async matchingServices(
     signal?: AbortSignal,
-  ): Promise<{ slices: V1EndpointSlice[]; resourceVersion: string | undefined }> {
+  ): Promise<{ names: string[]; resourceVersion: string | undefined }> {
+    const list = await this.#call<V1ServiceList>('services', '', signal, (options) =>
+      this.#coreApi.listNamespacedService(
+        { namespace: this.settings.namespace, labelSelector: this.settings.labelSelector.text },
+        options,
+      ),
+    );
+    const names = list.items.map((service) => service.metadata?.name ?? '').filter(Boolean);
+    return { names: names.sort(), resourceVersion: list.metadata?.resourceVersion };
+  }
+
+  /**
+   * Keeps a worker set current with list-then-watch on EndpointSlices and reports it to the
+   * handlers until closed. See {@link ListWatchLoop} for how it lists, watches, resumes and
+   * backs off.
+   */
+  watch(handlers: WorkerWatchHandlers): WorkerWatch {
+    const loop = new ListWatchLoop<V1EndpointSlice>(
+      {
+        list: async (signal) => {
+          const listing = await this.listSlices(signal);
+          return { items: listing.slices, resourceVersion: listing.resourceVersion };
+        },
+        watch: (options) => this.#watchSlices(options),
+        toWorkers: (slices) => workersFromSlices(slices, this.#sliceOptions()).workers,
+      },
+      handlers,
+      {
+        timings: this.#options.watch,
+        logger: this.#logger,
+        random: this.#options.random,
+      },
+    );
+    return loop.start();
+  }
+
+  #sliceOptions(): Parameters<typeof workersFromSlices>[1] {
+    return {
+      port: this.settings.port,
+      keepDraining: this.#options.keepDraining ?? false,
+      addressTypes: this.#options.addressTypes ?? ['IPv4'],
+      preferredAddressType: this.#options.preferredAddressType,
+      portName: this.#options.portName,
+    };
+  }
+
+  async #watchSlices(options: {
+    resourceVersion: string | undefined;
+    timeoutSeconds: number;
+    idleTimeoutMs: number;
+    signal: AbortSignal;
+    onOpen: () => void;
+    onEvent: (event: WatchEvent<V1EndpointSlice>) => void;
+  }): Promise<WatchEnd> {
+    const selector = this.#sliceSelector;
+    if (selector === undefined) {
+      // Services mode with no matching Service: nothing to watch until the next re-list.
+      options.onOpen();
+      if (!options.signal.aborted) {
+        await new Promise((resolve) => {
+          options.signal.addEventListener('abort', resolve, { once: true });
+        });
+      }
+      return { kind: 'aborted' };
+    }
+
+    const run = (): Promise<WatchEnd> => streamWatch<V1EndpointSlice>({
+      kubeConfig: this.#kubeConfig,
+      path: `/apis/discovery.k8s.io/v1/namespaces/${this.settings.namespace}/endpointslices`,
+      query: {
+        labelSelector: selector,
+        allowWatchBookmarks: 'true',
+        timeoutSeconds: String(options.timeoutSeconds),
+        ...(options.resourceVersion === undefined
+          ? {}
+          : { resourceVersion: options.resourceVersion }),
+      },
+      connectTimeoutMs: this.#requestTimeoutMs,
+      idleTimeoutMs: options.idleTimeoutMs,
+      signal: options.signal,
+      context: this.#context('endpointslices', 'discovery.k8s.io'),
+      onOpen: options.onOpen,
+      onEvent: options.onEvent,
+    });
+
+    const end = await run();
+    if (end.kind !== 'failed' || end.error.reason !== 'unauthorized' || !this.#reload()) {
+      return end;
+    }
+    return run();
+  }
+
+  async #listSlicesMatching(selector: string, signal?: AbortSignal): Promise<SliceListing> {
     const slices: V1EndpointSlice[] = [];
     let token: string | undefined;
     let resourceVersion: string | undefined;
 
     do {
-      const page = await this.#listPage(token, signal);
+      const continueFrom = token;
+      const page = await this.#call<V1EndpointSliceList>(
+        'endpointslices',
+        'discovery.k8s.io',
+        signal,
+        (options) => this.#discoveryApi.listNamespacedEndpointSlice(
+          {
+            namespace: this.settings.namespace,
+            labelSelector: selector,
+            limit: this.#pageSize,
+            ...(continueFrom === undefined ? {} : { _continue: continueFrom }),
+          },
+          options,
+        ),
+      );
       slices.push(...page.items);
       token = page.metadata?._continue || undefined;
       resourceVersion = page.metadata?.resourceVersion;
@@ -140,26 +344,19 @@ export class KubernetesWorkerDiscovery implements WorkerDiscovery {
     return { slices, resourceVersion };
   }
 
-  async #listPage(token: string | undefined, signal?: AbortSignal): Promise<V1EndpointSliceList> {
+  /** One API call with a deadline, its errors turned into `DiscoveryError`s. */
+  async #call<T>(
+    resource: string,
+    group: string,
+    signal: AbortSignal | undefined,
+    request: (options: ListOptions) => Promise<T>,
+  ): Promise<T> {
     const deadline = AbortSignal.timeout(this.#requestTimeoutMs);
     const combined = signal ? AbortSignal.any([signal, deadline]) : deadline;
-    const context: ApiCallContext = {
-      server: this.server,
-      namespace: this.settings.namespace,
-      resource: 'endpointslices',
-      group: 'discovery.k8s.io',
-    };
+    const context = this.#context(resource, group);
 
     try {
-      return await this.#api.listNamespacedEndpointSlice(
-        {
-          namespace: this.settings.namespace,
-          labelSelector: this.settings.labelSelector.text,
-          limit: this.#pageSize,
-          ...(token === undefined ? {} : { _continue: token }),
-        },
-        withSignal(combined),
-      );
+      return await request(withSignal(combined));
     } catch (error) {
       const timedOut = deadline.aborted && !signal?.aborted;
       throw toDiscoveryError(
@@ -169,6 +366,68 @@ export class KubernetesWorkerDiscovery implements WorkerDiscovery {
       );
     }
   }
+
+  #context(resource: string, group: string): ApiCallContext {
+    return { server: this.server, namespace: this.settings.namespace, resource, group };
+  }
+
+  /**
+   * Runs a call; on a 401, re-reads the credentials once and runs it again. The client re-reads
+   * a token file only once a minute, so a token rotated under us would otherwise fail for up to
+   * a minute; after the one retry, the caller's backoff takes over.
+   */
+  async #withFreshCredentials<T>(call: () => Promise<T>): Promise<T> {
+    try {
+      return await call();
+    } catch (error) {
+      if (!(error instanceof DiscoveryError) || error.reason !== 'unauthorized') throw error;
+      if (!this.#reload()) throw error;
+      return call();
+    }
+  }
+
+  /** Rebuilds the configuration from its files; false when it was handed to us. */
+  #reload(): boolean {
+    if (this.credentialSource === 'provided') return false;
+    try {
+      // Warnings about the configuration were given at start; a reload stays quiet.
+      this.#kubeConfig = this.#load(silentLogger).kubeConfig;
+    } catch (error) {
+      this.#logger.warn(
+        { err: error instanceof Error ? error.message : String(error) },
+        're-reading cluster credentials after a 401 failed',
+      );
+      return false;
+    }
+    this.#discoveryApi = this.#kubeConfig.makeApiClient(DiscoveryV1Api);
+    this.#coreApi = this.#kubeConfig.makeApiClient(CoreV1Api);
+    this.#logger.info({ server: this.server }, 're-read cluster credentials after a 401');
+    return true;
+  }
+
+  #load(logger: Logger): LoadedKubeConfig {
+    return loadKubeConfig({
+      env: this.#env,
+      serviceAccountDir: this.#options.serviceAccountDir,
+      logger,
+    });
+  }
+}
+
+function selectorTargetSetting(
+  explicit: SelectorTarget | undefined,
+  env: Environment,
+): SelectorTarget {
+  const given = explicit ?? env[selectorTargetVariable];
+  if (given === undefined || given === '') return 'endpointslices';
+  if (given === 'endpointslices' || given === 'services') return given;
+
+  const name = explicit === undefined ? selectorTargetVariable : 'selectorTarget';
+  throw new ConfigError(
+    name,
+    `${name} is ${quote(given)}: expected "endpointslices" (match the EndpointSlices' labels) ` +
+      'or "services" (match the Services\' labels)',
+  );
 }
 
 type ListOptions = Parameters<DiscoveryV1Api['listNamespacedEndpointSlice']>[1];

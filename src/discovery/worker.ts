@@ -39,6 +39,45 @@ export interface GetWorkersOptions {
 }
 
 /**
+ * What a watching source tells its consumer (usually a `WorkerCache`). The source keeps itself
+ * current and retries on its own; these calls only report.
+ *
+ * @example
+ * ```ts
+ * const watch = discovery.watch?.({
+ *   onWorkers: (workers) => console.log(`${workers.length} workers`),
+ *   onSynced: () => undefined,
+ *   onError: (error) => console.warn(error.message),
+ * });
+ * ```
+ */
+export interface WorkerWatchHandlers {
+  /** The whole current worker set, after a list or a change event. */
+  onWorkers(workers: Worker[]): void;
+  /** The source confirmed it is current without a change (a bookmark, a watch opening). */
+  onSynced(): void;
+  /** Something failed; the source keeps its last state and retries with backoff. */
+  onError(error: Error): void;
+}
+
+/**
+ * A running watch started by {@link WorkerDiscovery.watch}.
+ *
+ * @example
+ * ```ts
+ * const watch = discovery.watch?.(handlers);
+ * watch?.relist('a worker refused connections');
+ * await watch?.close();
+ * ```
+ */
+export interface WorkerWatch {
+  /** Asks for a full re-list soon (after the current backoff, if any). */
+  relist(reason?: string): void;
+  /** Stops the watch and every timer it holds; resolves once nothing is left running. */
+  close(): Promise<void>;
+}
+
+/**
  * A source of workers: Kubernetes, ECS or a static list. One small interface, so the rest of
  * the SDK does not care where workers come from.
  *
@@ -53,6 +92,11 @@ export interface WorkerDiscovery {
   readonly kind: string;
   /** Fetches the current workers, in a stable order. */
   getWorkers(options?: GetWorkersOptions): Promise<Worker[]>;
+  /**
+   * Starts pushing worker sets as they change (list, then watch). Optional: a cache uses it
+   * when present and polls {@link getWorkers} otherwise. Each call starts an independent watch.
+   */
+  watch?(handlers: WorkerWatchHandlers): WorkerWatch;
   /** Releases anything the source holds (watches, clients). Optional. */
   close?(): Promise<void>;
 }

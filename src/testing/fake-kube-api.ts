@@ -1,9 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { createServer } from 'node:https';
+import type { Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
-import { matchesLabels, parseLabelSelector } from '../discovery/label-selector.js';
+import {
+  matchesLabels,
+  parseLabelSelector,
+  type LabelSelector,
+} from '../discovery/label-selector.js';
 import { createTestPki, type TestPki } from './test-ca.js';
 
 /** A JSON EndpointSlice as the API serves it (`discovery.k8s.io/v1`). */
@@ -40,6 +46,23 @@ export interface FakeKubeApiOptions {
   readonly forbiddenNamespaces?: readonly string[] | undefined;
   /** Certificates to serve with; by default a fresh test CA is made (needs `openssl`). */
   readonly pki?: TestPki | undefined;
+  /**
+   * Send a BOOKMARK this often to watches that asked for them (`allowWatchBookmarks`), as the
+   * real API server does about once a minute. Default: never, unless {@link
+   * FakeKubeApiServer.sendBookmarks} is called.
+   */
+  readonly bookmarkIntervalMs?: number | undefined;
+  /** Watch events kept for watches that resume from an older resourceVersion. Default 1000. */
+  readonly historyLimit?: number | undefined;
+  /**
+   * How a watch from a resourceVersion older than the history is refused: `event` (the real
+   * server: 200, then an ERROR event holding a 410 Status) or `status` (an HTTP 410).
+   */
+  readonly goneAs?: 'event' | 'status' | undefined;
+  /** How many milliseconds one second of `timeoutSeconds` lasts, to scale tests. Default 1000. */
+  readonly secondMs?: number | undefined;
+  /** The port to listen on (to bring a server back where it was). Default: any free port. */
+  readonly port?: number | undefined;
 }
 
 /** A request the fake server saw, for tests that count calls. */
@@ -57,7 +80,37 @@ export interface InjectedFailure {
   readonly headers?: Readonly<Record<string, string>> | undefined;
 }
 
+/** A Service as the fake serves it: only what selecting by Service labels needs. */
+export interface FakeService {
+  apiVersion?: 'v1';
+  kind?: 'Service';
+  metadata: {
+    name: string;
+    namespace: string;
+    labels?: Record<string, string>;
+    resourceVersion?: string;
+    uid?: string;
+  };
+  spec?: { selector?: Record<string, string> };
+}
+
+interface SliceEvent {
+  readonly type: 'ADDED' | 'MODIFIED' | 'DELETED';
+  readonly rv: number;
+  readonly previous: FakeEndpointSlice | undefined;
+  readonly object: FakeEndpointSlice;
+}
+
+interface LiveWatch {
+  readonly namespace: string;
+  readonly selector: LabelSelector;
+  readonly response: ServerResponse;
+  readonly bookmarks: boolean;
+  silent: boolean;
+}
+
 const slicePath = /^\/apis\/discovery\.k8s\.io\/v1\/namespaces\/([^/]+)\/endpointslices$/;
+const servicePath = /^\/api\/v1\/namespaces\/([^/]+)\/services$/;
 
 function status(code: number, reason: string, message: string): object {
   return {
@@ -72,10 +125,13 @@ function status(code: number, reason: string, message: string): object {
 }
 
 /**
- * An in-process Kubernetes API server on 127.0.0.1 that serves EndpointSlices the way the real
- * one does: the same JSON shapes, label selector filtering, `limit` and `continue` paging,
- * `resourceVersion`, 401 without the right bearer token and 403 for forbidden namespaces. It
- * writes a kubeconfig that points at itself, so the real `@kubernetes/client-node` talks to it.
+ * An in-process Kubernetes API server on 127.0.0.1 that serves EndpointSlices (and Services)
+ * the way the real one does: the same JSON shapes, label selector filtering, `limit` and
+ * `continue` paging, `resourceVersion`, watches that replay from a resourceVersion and answer
+ * `410 Gone` when it is too old, bookmarks, 401 without the right bearer token and 403 for
+ * forbidden namespaces. Faults are injected on demand: canned answers, slow answers, cut or
+ * silent watch streams, raw lines inside a stream. It writes a kubeconfig that points at itself,
+ * so the real `@kubernetes/client-node` talks to it.
  *
  * @example
  * ```ts
@@ -92,35 +148,67 @@ export class FakeKubeApiServer {
   readonly url: string;
   /** The CA that signed the server's certificate (PEM), for clients to trust. */
   readonly ca: string;
-  /** The bearer token this server accepts. */
-  readonly token: string;
-  /** Every request so far, in order. */
+  /** Every request so far, in order (a watch is recorded when it starts). */
   readonly requests: RecordedRequest[] = [];
 
   readonly #server: Server;
   readonly #slices = new Map<string, FakeEndpointSlice>();
+  readonly #services = new Map<string, FakeService>();
   readonly #forbidden: Set<string>;
   readonly #failures: InjectedFailure[] = [];
+  readonly #delays: number[] = [];
+  readonly #history: SliceEvent[] = [];
+  readonly #historyLimit: number;
+  readonly #watches = new Set<LiveWatch>();
+  readonly #sockets = new Set<Socket>();
+  readonly #secondMs: number;
+  #goneAs: 'event' | 'status';
+  #token: string;
   #resourceVersion = 1000;
+  /** Watches from a resourceVersion below this are answered with 410 Gone. */
+  #oldestResumable = 1000;
+  #peakWatches = 0;
+  #bookmarkTimer: NodeJS.Timeout | undefined;
 
   private constructor(server: Server, url: string, ca: string, options: FakeKubeApiOptions) {
     this.#server = server;
     this.url = url;
     this.ca = ca;
-    this.token = options.token ?? `fake-token-${randomUUID()}`;
+    this.#token = options.token ?? `fake-token-${randomUUID()}`;
     this.#forbidden = new Set(options.forbiddenNamespaces ?? []);
+    this.#historyLimit = options.historyLimit ?? 1000;
+    this.#goneAs = options.goneAs ?? 'event';
+    this.#secondMs = options.secondMs ?? 1000;
+    if (options.bookmarkIntervalMs !== undefined) {
+      this.#bookmarkTimer = setInterval(() => this.sendBookmarks(), options.bookmarkIntervalMs);
+      this.#bookmarkTimer.unref();
+    }
   }
 
   /** Starts an HTTPS server on an ephemeral port of 127.0.0.1. */
   static async start(options: FakeKubeApiOptions = {}): Promise<FakeKubeApiServer> {
     const pki = options.pki ?? (await createTestPki());
     const server = createServer({ cert: pki.server.cert, key: pki.server.key });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    await new Promise<void>((resolve) => server.listen(options.port ?? 0, '127.0.0.1', resolve));
     const { port } = server.address() as AddressInfo;
     const url = `https://127.0.0.1:${port}`;
     const fake = new FakeKubeApiServer(server, url, pki.ca, options);
     server.on('request', (request, response) => fake.#handle(request, response));
+    server.on('secureConnection', (socket: Socket) => {
+      fake.#sockets.add(socket);
+      socket.on('close', () => fake.#sockets.delete(socket));
+    });
     return fake;
+  }
+
+  /** The bearer token this server accepts now. */
+  get token(): string {
+    return this.#token;
+  }
+
+  /** Accepts another token from now on (the old one gets 401), as after a token rotation. */
+  setToken(token: string): void {
+    this.#token = token;
   }
 
   /** The current collection resourceVersion. */
@@ -128,28 +216,61 @@ export class FakeKubeApiServer {
     return String(this.#resourceVersion);
   }
 
-  /** Adds or replaces a slice (by namespace and name), bumping its resourceVersion. */
-  putSlice(slice: FakeEndpointSlice): FakeEndpointSlice {
+  /** Watch streams open right now. */
+  get liveWatches(): number {
+    return this.#watches.size;
+  }
+
+  /** The most watch streams that were ever open at once. */
+  get peakLiveWatches(): number {
+    return this.#peakWatches;
+  }
+
+  /** Open TLS connections right now, watches included. */
+  get openConnections(): number {
+    return this.#sockets.size;
+  }
+
+  /**
+   * Adds or replaces a slice (by namespace and name), bumping its resourceVersion. With
+   * `unannounced`, no watch hears of it, as if the event had been lost on the way.
+   */
+  putSlice(slice: FakeEndpointSlice, options: { unannounced?: boolean } = {}): FakeEndpointSlice {
     this.#resourceVersion += 1;
+    const key = `${slice.metadata.namespace}/${slice.metadata.name}`;
+    const previous = this.#slices.get(key);
     const stored: FakeEndpointSlice = structuredClone({
       ...slice,
       apiVersion: 'discovery.k8s.io/v1',
       kind: 'EndpointSlice',
       metadata: {
         ...slice.metadata,
-        uid: slice.metadata.uid ?? randomUUID(),
+        uid: slice.metadata.uid ?? previous?.metadata.uid ?? randomUUID(),
         resourceVersion: String(this.#resourceVersion),
       },
     });
-    this.#slices.set(`${slice.metadata.namespace}/${slice.metadata.name}`, stored);
+    this.#slices.set(key, stored);
+    if (options.unannounced) return structuredClone(stored);
+    this.#record({
+      type: previous === undefined ? 'ADDED' : 'MODIFIED',
+      rv: this.#resourceVersion,
+      previous,
+      object: stored,
+    });
     return structuredClone(stored);
   }
 
   /** Removes a slice; returns whether it existed. */
   deleteSlice(namespace: string, name: string): boolean {
-    const existed = this.#slices.delete(`${namespace}/${name}`);
-    if (existed) this.#resourceVersion += 1;
-    return existed;
+    const previous = this.#slices.get(`${namespace}/${name}`);
+    if (previous === undefined) return false;
+
+    this.#slices.delete(`${namespace}/${name}`);
+    this.#resourceVersion += 1;
+    const object = structuredClone(previous);
+    object.metadata.resourceVersion = String(this.#resourceVersion);
+    this.#record({ type: 'DELETED', rv: this.#resourceVersion, previous, object });
+    return true;
   }
 
   /** A copy of a stored slice, if any. */
@@ -158,9 +279,29 @@ export class FakeKubeApiServer {
     return slice === undefined ? undefined : structuredClone(slice);
   }
 
+  /** Adds or replaces a Service (for selecting slices through their Service's labels). */
+  putService(service: FakeService): void {
+    this.#resourceVersion += 1;
+    this.#services.set(`${service.metadata.namespace}/${service.metadata.name}`, {
+      ...structuredClone(service),
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: {
+        ...structuredClone(service.metadata),
+        uid: service.metadata.uid ?? randomUUID(),
+        resourceVersion: String(this.#resourceVersion),
+      },
+    });
+  }
+
   /** Makes the next `count` API requests fail with the given answer, then behave again. */
   failNext(count: number, failure: InjectedFailure): void {
     for (let i = 0; i < count; i += 1) this.#failures.push(failure);
+  }
+
+  /** Makes the next `count` API requests wait `delayMs` before they are answered. */
+  slowNext(count: number, delayMs: number): void {
+    for (let i = 0; i < count; i += 1) this.#delays.push(delayMs);
   }
 
   /** Lets a namespace be listed again, or forbids it. */
@@ -169,17 +310,93 @@ export class FakeKubeApiServer {
     else this.#forbidden.delete(namespace);
   }
 
-  /** Requests whose path lists EndpointSlices. */
+  /** Changes how a too-old watch is refused: an ERROR event in a 200 stream, or an HTTP 410. */
+  setGoneAs(goneAs: 'event' | 'status'): void {
+    this.#goneAs = goneAs;
+  }
+
+  /**
+   * Forgets the watch history, as etcd compaction does: any watch that resumes from a
+   * resourceVersion before now is answered `410 Gone`. Open watches are not touched.
+   */
+  compactHistory(): void {
+    this.#history.length = 0;
+    this.#oldestResumable = this.#resourceVersion;
+  }
+
+  /** Requests whose path lists or watches EndpointSlices. */
   sliceListRequests(): RecordedRequest[] {
     return this.requests.filter((request) => slicePath.test(request.path));
+  }
+
+  /** Slice requests that were watches. */
+  sliceWatchRequests(): RecordedRequest[] {
+    return this.sliceListRequests().filter((request) => isWatch(request.query));
+  }
+
+  /** Slice requests that were lists (not watches). */
+  sliceListOnlyRequests(): RecordedRequest[] {
+    return this.sliceListRequests().filter((request) => !isWatch(request.query));
+  }
+
+  /** Sends a BOOKMARK with the current resourceVersion to every watch that asked for them. */
+  sendBookmarks(): void {
+    for (const watch of this.#watches) {
+      if (!watch.bookmarks || watch.silent) continue;
+      this.#writeEvent(watch, 'BOOKMARK', {
+        kind: 'EndpointSlice',
+        apiVersion: 'discovery.k8s.io/v1',
+        metadata: { resourceVersion: this.resourceVersion },
+      });
+    }
+  }
+
+  /** Writes a raw line (malformed JSON, an ERROR event...) into every open watch stream. */
+  injectWatchLine(line: string): void {
+    for (const watch of this.#watches) watch.response.write(`${line}\n`);
+  }
+
+  /** Sends an ERROR event holding a Status with this code into every open watch, then ends it. */
+  failWatches(code: number, reason: string, message: string): void {
+    for (const watch of [...this.#watches]) {
+      this.#writeEvent(watch, 'ERROR', status(code, reason, message));
+      this.#endWatch(watch);
+    }
+  }
+
+  /** Ends every open watch stream cleanly, as the server does when `timeoutSeconds` runs out. */
+  endWatches(): void {
+    for (const watch of [...this.#watches]) this.#endWatch(watch);
+  }
+
+  /** Cuts every open watch's connection abruptly, as a dying load balancer does. */
+  cutWatches(): void {
+    for (const watch of [...this.#watches]) {
+      this.#watches.delete(watch);
+      watch.response.socket?.destroy();
+    }
+  }
+
+  /**
+   * Makes every open watch go silent: the connection stays open but carries nothing more, not
+   * even bookmarks, as a half-dead connection does. New watches behave normally.
+   */
+  stallWatches(): void {
+    for (const watch of this.#watches) watch.silent = true;
   }
 
   /**
    * Writes a kubeconfig file whose current context reaches this server with its token (or
    * another token, to test 401). Returns the path.
    */
-  async writeKubeConfig(path: string, options: { token?: string } = {}): Promise<string> {
-    const token = options.token ?? this.token;
+  async writeKubeConfig(
+    path: string,
+    options: { token?: string; insecureSkipTlsVerify?: boolean } = {},
+  ): Promise<string> {
+    const token = options.token ?? this.#token;
+    const trust = options.insecureSkipTlsVerify
+      ? '    insecure-skip-tls-verify: true'
+      : `    certificate-authority-data: ${Buffer.from(this.ca).toString('base64')}`;
     const text = [
       'apiVersion: v1',
       'kind: Config',
@@ -188,7 +405,7 @@ export class FakeKubeApiServer {
       '- name: fake',
       '  cluster:',
       `    server: ${this.url}`,
-      `    certificate-authority-data: ${Buffer.from(this.ca).toString('base64')}`,
+      trust,
       'users:',
       '- name: fake-user',
       '  user:',
@@ -204,21 +421,52 @@ export class FakeKubeApiServer {
     return path;
   }
 
+  /**
+   * Writes a service-account directory (`token`, `ca.crt`, `namespace`) like the one the kubelet
+   * mounts, and returns the environment that points in-cluster configuration at this server.
+   */
+  async writeServiceAccount(
+    directory: string,
+    options: { token?: string; namespace?: string } = {},
+  ): Promise<Record<string, string>> {
+    await writeFile(join(directory, 'token'), options.token ?? this.#token, { mode: 0o600 });
+    await writeFile(join(directory, 'ca.crt'), this.ca);
+    await writeFile(join(directory, 'namespace'), options.namespace ?? 'default');
+    const { port } = new URL(this.url);
+    return { KUBERNETES_SERVICE_HOST: '127.0.0.1', KUBERNETES_SERVICE_PORT: port };
+  }
+
   /** Stops the server and cuts any open connections. */
   async close(): Promise<void> {
+    clearInterval(this.#bookmarkTimer);
+    for (const watch of this.#watches) watch.response.destroy();
+    this.#watches.clear();
     this.#server.closeAllConnections();
     await new Promise<void>((resolve) => this.#server.close(() => resolve()));
   }
 
   #handle(request: IncomingMessage, response: ServerResponse): void {
+    const delay = this.#delays.shift();
+    if (delay !== undefined) {
+      const timer = setTimeout(() => this.#answer(request, response), delay);
+      response.on('close', () => clearTimeout(timer));
+      return;
+    }
+    this.#answer(request, response);
+  }
+
+  #answer(request: IncomingMessage, response: ServerResponse): void {
     const url = new URL(request.url ?? '/', this.url);
-    const send = (code: number, body: unknown, headers: Record<string, string> = {}): void => {
+    const record = (code: number): void => {
       this.requests.push({
         method: request.method ?? 'GET',
         path: url.pathname,
         query: url.searchParams,
         status: code,
       });
+    };
+    const send = (code: number, body: unknown, headers: Record<string, string> = {}): void => {
+      record(code);
       const text = typeof body === 'string' ? body : JSON.stringify(body);
       response.writeHead(code, { 'content-type': 'application/json', ...headers });
       response.end(text);
@@ -234,44 +482,55 @@ export class FakeKubeApiServer {
       return;
     }
 
-    if (request.headers.authorization !== `Bearer ${this.token}`) {
+    if (request.headers.authorization !== `Bearer ${this.#token}`) {
       send(401, status(401, 'Unauthorized', 'Unauthorized'));
       return;
     }
 
-    const match = slicePath.exec(url.pathname);
+    const sliceMatch = slicePath.exec(url.pathname);
+    const serviceMatch = servicePath.exec(url.pathname);
+    const match = sliceMatch ?? serviceMatch;
     if (request.method !== 'GET' || match === null) {
       send(404, status(404, 'NotFound', `the server could not find ${url.pathname}`));
       return;
     }
 
     const namespace = decodeURIComponent(match[1] ?? '');
+    const resource = sliceMatch === null ? 'services' : 'endpointslices';
     if (this.#forbidden.has(namespace)) {
+      const group = sliceMatch === null ? '' : 'discovery.k8s.io';
       const message =
-        'endpointslices.discovery.k8s.io is forbidden: User "system:serviceaccount:' +
-        `${namespace}:default" cannot list resource "endpointslices" in API group ` +
-        `"discovery.k8s.io" in the namespace "${namespace}"`;
+        `${resource}${group ? `.${group}` : ''} is forbidden: User "system:serviceaccount:` +
+        `${namespace}:default" cannot list resource "${resource}" in API group ` +
+        `"${group}" in the namespace "${namespace}"`;
       send(403, status(403, 'Forbidden', message));
       return;
     }
 
-    this.#list(namespace, url.searchParams, send);
-  }
-
-  #list(
-    namespace: string,
-    query: URLSearchParams,
-    send: (code: number, body: unknown) => void,
-  ): void {
-    let selector;
+    let selector: LabelSelector;
     try {
-      selector = parseLabelSelector(query.get('labelSelector') ?? '');
+      selector = parseLabelSelector(url.searchParams.get('labelSelector') ?? '');
     } catch (error) {
       const message = `unable to parse requirement: ${(error as Error).message}`;
       send(400, status(400, 'BadRequest', message));
       return;
     }
 
+    if (sliceMatch === null) {
+      this.#listServices(namespace, selector, send);
+    } else if (isWatch(url.searchParams)) {
+      this.#watch(namespace, selector, url.searchParams, response, record, send);
+    } else {
+      this.#list(namespace, selector, url.searchParams, send);
+    }
+  }
+
+  #list(
+    namespace: string,
+    selector: LabelSelector,
+    query: URLSearchParams,
+    send: (code: number, body: unknown) => void,
+  ): void {
     const matching = [...this.#slices.values()]
       .filter((slice) => slice.metadata.namespace === namespace)
       .filter((slice) => matchesLabels(selector, slice.metadata.labels))
@@ -298,7 +557,132 @@ export class FakeKubeApiServer {
       items: page,
     });
   }
+
+  #listServices(
+    namespace: string,
+    selector: LabelSelector,
+    send: (code: number, body: unknown) => void,
+  ): void {
+    const items = [...this.#services.values()]
+      .filter((service) => service.metadata.namespace === namespace)
+      .filter((service) => matchesLabels(selector, service.metadata.labels))
+      .sort((a, b) => (a.metadata.name < b.metadata.name ? -1 : 1));
+    send(200, {
+      kind: 'ServiceList',
+      apiVersion: 'v1',
+      metadata: { resourceVersion: this.resourceVersion },
+      items,
+    });
+  }
+
+  #watch(
+    namespace: string,
+    selector: LabelSelector,
+    query: URLSearchParams,
+    response: ServerResponse,
+    record: (code: number) => void,
+    send: (code: number, body: unknown) => void,
+  ): void {
+    const from = query.get('resourceVersion');
+    const resumeFrom = from === null || from === '' || from === '0' ? undefined : Number(from);
+    const tooOld = resumeFrom !== undefined &&
+      (!Number.isInteger(resumeFrom) || resumeFrom < this.#oldestResumable);
+    const gone = status(
+      410,
+      'Expired',
+      `too old resource version: ${from ?? ''} (${this.#oldestResumable})`,
+    );
+
+    if (tooOld && this.#goneAs === 'status') {
+      send(410, gone);
+      return;
+    }
+
+    record(200);
+    response.writeHead(200, { 'content-type': 'application/json' });
+    response.flushHeaders();
+    const watch: LiveWatch = {
+      namespace,
+      selector,
+      response,
+      bookmarks: query.get('allowWatchBookmarks') === 'true',
+      silent: false,
+    };
+
+    if (tooOld) {
+      this.#writeEvent(watch, 'ERROR', gone);
+      response.end();
+      return;
+    }
+
+    this.#watches.add(watch);
+    this.#peakWatches = Math.max(this.#peakWatches, this.#watches.size);
+    response.on('close', () => this.#watches.delete(watch));
+
+    const timeoutSeconds = Number(query.get('timeoutSeconds') ?? '0');
+    if (timeoutSeconds > 0) {
+      const timer = setTimeout(() => this.#endWatch(watch), timeoutSeconds * this.#secondMs);
+      response.on('close', () => clearTimeout(timer));
+    }
+
+    if (resumeFrom === undefined) {
+      for (const slice of this.#slices.values()) {
+        if (slice.metadata.namespace !== namespace) continue;
+        if (matchesLabels(selector, slice.metadata.labels)) {
+          this.#writeEvent(watch, 'ADDED', slice);
+        }
+      }
+      return;
+    }
+    for (const event of this.#history) {
+      if (event.rv > resumeFrom) this.#deliver(watch, event);
+    }
+  }
+
+  #record(event: SliceEvent): void {
+    this.#history.push(event);
+    if (this.#history.length > this.#historyLimit) {
+      const dropped = this.#history.shift() as SliceEvent;
+      this.#oldestResumable = dropped.rv;
+    }
+    for (const watch of this.#watches) {
+      if (!watch.silent) this.#deliver(watch, event);
+    }
+  }
+
+  /** Sends one event as this watch sees it: leaving or entering its selector is a delete/add. */
+  #deliver(watch: LiveWatch, event: SliceEvent): void {
+    if (event.object.metadata.namespace !== watch.namespace) return;
+
+    const matchedBefore = event.previous !== undefined &&
+      matchesLabels(watch.selector, event.previous.metadata.labels);
+    const matchesNow = matchesLabels(watch.selector, event.object.metadata.labels);
+
+    if (event.type === 'DELETED') {
+      if (matchedBefore) this.#writeEvent(watch, 'DELETED', event.object);
+    } else if (matchedBefore && matchesNow) {
+      this.#writeEvent(watch, 'MODIFIED', event.object);
+    } else if (matchesNow) {
+      this.#writeEvent(watch, 'ADDED', event.object);
+    } else if (matchedBefore) {
+      this.#writeEvent(watch, 'DELETED', event.object);
+    }
+  }
+
+  #writeEvent(watch: LiveWatch, type: string, object: unknown): void {
+    watch.response.write(`${JSON.stringify({ type, object })}\n`);
+  }
+
+  #endWatch(watch: LiveWatch): void {
+    this.#watches.delete(watch);
+    watch.response.end();
+  }
 }
+
+function isWatch(query: URLSearchParams): boolean {
+  return query.get('watch') === 'true' || query.get('watch') === '1';
+}
+
 
 function encodeContinue(offset: number): string {
   return Buffer.from(JSON.stringify({ offset })).toString('base64url');
@@ -350,12 +734,15 @@ export function endpointSlice(spec: {
   addressType?: FakeEndpointSlice['addressType'];
   endpoints: readonly EndpointSpec[];
   port?: number;
+  portName?: string;
 }): FakeEndpointSlice {
   return {
     metadata: { name: spec.name, namespace: spec.namespace, labels: { ...spec.labels } },
     addressType: spec.addressType ?? 'IPv4',
     endpoints: spec.endpoints.map((endpoint) => fakeEndpoint(endpoint, spec.namespace)),
-    ports: spec.port === undefined ? null : [{ name: 'query', port: spec.port, protocol: 'TCP' }],
+    ports: spec.port === undefined
+      ? null
+      : [{ name: spec.portName ?? 'query', port: spec.port, protocol: 'TCP' }],
   };
 }
 

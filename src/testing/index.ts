@@ -13,6 +13,7 @@ export {
   type EndpointSpec,
   type RecordedRequest,
   type InjectedFailure,
+  type FakeService,
 } from './fake-kube-api.js';
 export { createTestPki, type TestPki, type CertificateAndKey } from './test-ca.js';
 export { FakeWorker } from './fake-worker.js';

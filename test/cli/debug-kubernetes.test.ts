@@ -95,6 +95,26 @@ describe('lakerunner debug kubernetes-discovery', () => {
       expect(stdout).toContain(cause);
     }
     expect(stdout).toContain('(1 not ready, 0 terminating)');
+    expect(stdout).toContain('matched against EndpointSlice labels');
+  });
+
+  it('says when Services match although no EndpointSlice does, and names the flag', async () => {
+    api.putService({ metadata: { name: 'query-worker', namespace, labels } });
+    api.putSlice(endpointSlice({
+      name: 'workers', namespace, labels: { 'kubernetes.io/service-name': 'query-worker' },
+      endpoints: [{ address: '10.244.5.7' }],
+    }));
+
+    const empty = await cli(['debug', 'kubernetes-discovery', ...flags]);
+    expect(empty.status).toBe(3);
+    expect(empty.stdout).toContain('1 Service(s) match it: query-worker');
+    expect(empty.stdout).toContain('use --selector-target=services');
+
+    const found = await cli(['debug', 'kubernetes-discovery', ...flags,
+      '--selector-target=services']);
+    expect(found.status).toBe(0);
+    expect(found.stdout).toContain('WORKER_SELECTOR_TARGET: services');
+    expect(found.stdout).toContain('  [1] 10.244.5.7:7101');
   });
 
   it.each([
@@ -126,6 +146,8 @@ describe('lakerunner debug kubernetes-discovery', () => {
     expect(status).toBe(1);
     expect(stderr).toContain('403 Forbidden');
     expect(stderr).toContain('"list" and "watch" on "endpointslices"');
+    expect(stderr).toContain('kind: Role');
+    expect(stderr).toContain('resources: ["endpointslices"]');
   });
 
   it('documents every flag and the exit statuses in --help', async () => {

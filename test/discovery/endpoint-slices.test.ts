@@ -158,3 +158,18 @@ describe('workersFromSlices', () => {
     expect(report).toMatchObject({ slices: 1, endpoints: 2, notReady: 1, terminating: 1 });
   });
 });
+
+describe('workersFromSlices port by name', () => {
+  it('takes the named port and skips slices without it', () => {
+    const named = endpointSlice({ name: 'a', namespace: 'ns', port: 9000, portName: 'query',
+      endpoints: [{ address: '10.0.0.1' }] });
+    const other = endpointSlice({ name: 'b', namespace: 'ns', port: 9001, portName: 'metrics',
+      endpoints: [{ address: '10.0.0.2' }] });
+    const { workers, report } = workersFromSlices([named, other], {
+      port: 7101,
+      portName: 'query',
+    });
+    expect(workers.map((worker) => `${worker.ip}:${worker.port}`)).toEqual(['10.0.0.1:9000']);
+    expect(report.missingPort).toBe(1);
+  });
+});

@@ -1,0 +1,203 @@
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { WorkerCache } from '../../src/discovery/cache.js';
+import {
+  KubernetesWorkerDiscovery,
+  type KubernetesDiscoveryOptions,
+} from '../../src/discovery/kubernetes.js';
+import { DiscoveryError } from '../../src/errors.js';
+import { FakeKubeApiServer } from '../../src/testing/fake-kube-api.js';
+import { createTestPki, type TestPki } from '../../src/testing/test-ca.js';
+import {
+  fastWatch,
+  namespace,
+  recordingLogger,
+  selector,
+  until,
+  workerSlice,
+} from '../support/kube.js';
+import { tempDir } from '../support/temp.js';
+
+const canary = 'canary-7f3a9c-DO-NOT-LOG';
+let pki: TestPki;
+let api: FakeKubeApiServer;
+let dir: string;
+const caches: WorkerCache[] = [];
+
+beforeAll(async () => {
+  pki = await createTestPki();
+});
+
+beforeEach(async () => {
+  api = await FakeKubeApiServer.start({ pki, token: canary, forbiddenNamespaces: ['locked'] });
+  dir = await tempDir();
+  api.putSlice(workerSlice('a', [{ address: '10.0.0.1', podName: 'w1' }]));
+});
+
+afterEach(async () => {
+  await Promise.all(caches.splice(0).map((cache) => cache.close()));
+  await api.close();
+});
+
+const settings = { POD_NAMESPACE: namespace, WORKER_POD_LABEL_SELECTOR: selector,
+  QUERY_WORKER_PORT: '7101' };
+
+/** In-cluster configuration: a service-account directory and the service variables. */
+async function inCluster(options: Partial<KubernetesDiscoveryOptions> = {}) {
+  const serviceAccountDir = join(dir, 'serviceaccount');
+  await mkdir(serviceAccountDir, { recursive: true });
+  const serviceEnv = await api.writeServiceAccount(serviceAccountDir, { namespace });
+  const source = new KubernetesWorkerDiscovery({
+    env: { ...settings, ...serviceEnv, KUBECONFIG: join(dir, 'no-such-kubeconfig') },
+    serviceAccountDir,
+    ...options,
+    watch: { ...fastWatch, ...options.watch },
+  });
+  return { source, tokenFile: join(serviceAccountDir, 'token') };
+}
+
+async function fromKubeConfig(
+  kubeConfigOptions: { token?: string; insecureSkipTlsVerify?: boolean } = {},
+  options: Partial<KubernetesDiscoveryOptions> = {},
+): Promise<KubernetesWorkerDiscovery> {
+  const path = await api.writeKubeConfig(join(dir, 'kubeconfig'), kubeConfigOptions);
+  return new KubernetesWorkerDiscovery({
+    env: { ...settings, KUBECONFIG: path },
+    ...options,
+    watch: { ...fastWatch, ...options.watch },
+  });
+}
+
+async function failure(promise: Promise<unknown>): Promise<DiscoveryError> {
+  const error = await promise.then(() => undefined, (caught: unknown) => caught);
+  expect(error).toBeInstanceOf(DiscoveryError);
+  return error as DiscoveryError;
+}
+
+function cacheOver(source: KubernetesWorkerDiscovery): WorkerCache {
+  const cache = new WorkerCache(source, { coalesceMs: 0, readyTimeoutMs: 300 });
+  caches.push(cache);
+  return cache;
+}
+
+describe('Kubernetes discovery: credentials and TLS', () => {
+  it('works in-cluster: service-account token, CA and service variables', async () => {
+    const { source } = await inCluster();
+    expect(source.credentialSource).toBe('in-cluster');
+    expect(source.server).toBe(api.url);
+
+    const cache = cacheOver(source);
+    expect((await cache.ready()).map((w) => w.id)).toEqual(['uid-w1']);
+    api.putSlice(workerSlice('b', [{ address: '10.0.0.2', podName: 'w2' }]));
+    await until(() => cache.workers().length === 2, 'the in-cluster watch delivers');
+  });
+
+  it('re-reads a rotated token file after a 401 and carries on without a restart', async () => {
+    const logger = recordingLogger();
+    const { source, tokenFile } = await inCluster({ logger });
+    const cache = cacheOver(source);
+    await cache.ready();
+    await until(() => api.liveWatches === 1);
+
+    // The kubelet writes a new token; the server stops taking the old one.
+    api.setToken('rotated-token-1');
+    await writeFile(tokenFile, 'rotated-token-1');
+    api.endWatches();
+    api.putSlice(workerSlice('b', [{ address: '10.0.0.2', podName: 'w2' }]));
+    await until(() => cache.workers().length === 2, 'the watch resumes with the new token');
+
+    api.setToken('rotated-token-2');
+    await writeFile(tokenFile, 'rotated-token-2');
+    expect(await source.getWorkers()).toHaveLength(2);
+
+    expect(api.requests.filter((request) => request.status === 401)).toHaveLength(2);
+    expect(logger.lines.filter((line) => line.message?.includes('re-read'))).toHaveLength(2);
+    expect(cache.status().stale).toBe(false);
+  });
+
+  it('never puts a token in logs or errors, whatever fails', async () => {
+    const logger = recordingLogger();
+    const wrong = `${canary}-stale`;
+    const rejected = await fromKubeConfig({ token: wrong }, { logger });
+    const messages: string[] = [];
+
+    messages.push((await failure(rejected.getWorkers())).message);
+    const cache = cacheOver(rejected);
+    messages.push(String(await cache.ready().catch((error: Error) => error.message)));
+    messages.push(cache.status().lastError?.message ?? '');
+    await cache.close();
+
+    const good = await fromKubeConfig({}, { logger });
+    api.failNext(1, { status: 500 });
+    messages.push((await failure(good.getWorkers())).message);
+    const goodCache = cacheOver(good);
+    await goodCache.ready();
+
+    const everything = [...messages, logger.text()].join('\n');
+    expect(messages[0]).toContain('401 Unauthorized');
+    expect(everything).not.toContain(canary);
+    expect(everything).not.toContain('Bearer');
+  });
+
+  it('says which RBAC rule is missing on 403 and does not hammer the server', async () => {
+    const source = await fromKubeConfig({}, { namespace: 'locked' });
+    const error = await failure(source.getWorkers());
+    expect(error.reason).toBe('forbidden');
+    expect(error.message).toContain(
+      '"list" and "watch" on "endpointslices" in API group discovery.k8s.io',
+    );
+
+    const services = await fromKubeConfig({}, { namespace: 'locked', selectorTarget: 'services' });
+    const serviceError = await failure(services.getWorkers());
+    expect(serviceError.message).toContain('"list" and "watch" on "services" in API group ""');
+
+    const cache = cacheOver(source);
+    await cache.ready().catch(() => undefined);
+    await until(() => cache.status().consecutiveFailures >= 3, 'three tries');
+    const tries = cache.status().consecutiveFailures;
+    const forbidden = api.requests.filter((request) => request.status === 403).length;
+    expect(forbidden).toBeLessThanOrEqual(tries + 3);
+  });
+
+  it('gives typed, actionable errors for 404 and for a server too slow to answer', async () => {
+    const source = await fromKubeConfig({}, { requestTimeoutMs: 100 });
+    api.failNext(1, { status: 404 });
+    const missing = await failure(source.getWorkers());
+    expect(missing.reason).toBe('not-found');
+    expect(missing.message).toContain('Kubernetes 1.21');
+
+    api.slowNext(1, 1_000);
+    const slow = await failure(source.getWorkers());
+    expect(slow.reason).toBe('timeout');
+    expect(slow.message).toContain('timed out after 100 ms');
+  });
+
+  it('verifies the server against the configured CA', async () => {
+    const stranger = await createTestPki();
+    const path = join(dir, 'kubeconfig');
+    await api.writeKubeConfig(path);
+    const text = (await import('node:fs')).readFileSync(path, 'utf8').replace(
+      Buffer.from(api.ca).toString('base64'),
+      Buffer.from(stranger.ca).toString('base64'),
+    );
+    await writeFile(path, text);
+
+    const source = new KubernetesWorkerDiscovery({ env: { ...settings, KUBECONFIG: path } });
+    const error = await failure(source.getWorkers());
+    expect(error.reason).toBe('unreachable');
+    expect(error.message).toContain('TLS');
+  });
+
+  it('honours insecure-skip-tls-verify from a kubeconfig, warning at every start', async () => {
+    const logger = recordingLogger();
+    const first = await fromKubeConfig({ insecureSkipTlsVerify: true }, { logger });
+    const second = await fromKubeConfig({ insecureSkipTlsVerify: true }, { logger });
+    expect(await first.getWorkers()).toHaveLength(1);
+    expect(await second.getWorkers()).toHaveLength(1);
+
+    const warnings = logger.lines.filter((line) =>
+      line.level === 'warn' && line.message?.includes('insecure-skip-tls-verify'));
+    expect(warnings).toHaveLength(2);
+  });
+});

@@ -1,0 +1,342 @@
+import { join } from 'node:path';
+import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { WorkerCache, type WorkerCacheOptions } from '../../src/discovery/cache.js';
+import type { WorkerChange } from '../../src/discovery/diff.js';
+import {
+  KubernetesWorkerDiscovery,
+  type KubernetesDiscoveryOptions,
+} from '../../src/discovery/kubernetes.js';
+import { FakeKubeApiServer, endpointSlice } from '../../src/testing/fake-kube-api.js';
+import { createTestPki, type TestPki } from '../../src/testing/test-ca.js';
+import {
+  fastWatch,
+  labels,
+  namespace,
+  recordingLogger,
+  selector,
+  until,
+  workerSlice,
+} from '../support/kube.js';
+import { tempDir } from '../support/temp.js';
+
+let pki: TestPki;
+let api: FakeKubeApiServer;
+let kubeconfig: string;
+const caches: WorkerCache[] = [];
+
+beforeAll(async () => {
+  pki = await createTestPki();
+});
+
+beforeEach(async () => {
+  api = await FakeKubeApiServer.start({ pki });
+  kubeconfig = await api.writeKubeConfig(join(await tempDir(), 'kubeconfig'));
+});
+
+afterEach(async () => {
+  await Promise.all(caches.splice(0).map((cache) => cache.close()));
+  await api.close();
+});
+
+function discovery(options: Partial<KubernetesDiscoveryOptions> = {}): KubernetesWorkerDiscovery {
+  return new KubernetesWorkerDiscovery({
+    env: {
+      KUBECONFIG: kubeconfig,
+      POD_NAMESPACE: namespace,
+      WORKER_POD_LABEL_SELECTOR: selector,
+      QUERY_WORKER_PORT: '7101',
+    },
+    ...options,
+    watch: { ...fastWatch, ...options.watch },
+  });
+}
+
+function watchedCache(
+  source = discovery(),
+  options: WorkerCacheOptions = {},
+): { cache: WorkerCache; changes: WorkerChange[] } {
+  const cache = new WorkerCache(source, { coalesceMs: 0, ...options });
+  caches.push(cache);
+  const changes: WorkerChange[] = [];
+  cache.subscribe((change) => changes.push(change));
+  return { cache, changes };
+}
+
+const ids = (workers: readonly { id: string }[]): string[] => workers.map((w) => w.id).sort();
+
+describe('watch-driven Kubernetes discovery', () => {
+  it('lists, then watches from the list resourceVersion with bookmarks and timeouts', async () => {
+    api.putSlice(workerSlice('a', [{ address: '10.0.0.1', podName: 'w1' }]));
+    const { cache, changes } = watchedCache();
+
+    expect(ids(await cache.ready())).toEqual(['uid-w1']);
+    expect(cache.status().mode).toBe('watch');
+    await until(() => api.liveWatches === 1, 'a watch is open');
+
+    const [list] = api.sliceListOnlyRequests();
+    const [watch] = api.sliceWatchRequests();
+    expect(watch?.query.get('resourceVersion')).toBe(api.resourceVersion);
+    expect(watch?.query.get('allowWatchBookmarks')).toBe('true');
+    expect(Number(watch?.query.get('timeoutSeconds'))).toBeGreaterThanOrEqual(60);
+    expect(watch?.query.get('labelSelector')).toBe(list?.query.get('labelSelector'));
+
+    api.putSlice(workerSlice('b', [{ address: '10.0.0.2', podName: 'w2' }]));
+    await until(() => cache.workers().length === 2, 'the added slice is seen');
+    expect(changes.at(-1)?.added.map((w) => w.id)).toEqual(['uid-w2']);
+
+    api.putSlice(workerSlice('b', [{ address: '10.0.0.2', podName: 'w2', ready: false }]));
+    await until(() => cache.workers().length === 1, 'the not-ready worker leaves');
+    expect(changes.at(-1)?.removed.map((w) => w.id)).toEqual(['uid-w2']);
+
+    api.deleteSlice(namespace, 'a');
+    await until(() => cache.workers().length === 0, 'the deleted slice empties the set');
+    expect(changes.at(-1)?.removed.map((w) => w.id)).toEqual(['uid-w1']);
+
+    // One list, one watch: nothing polls while the watch is healthy.
+    expect(api.sliceListOnlyRequests()).toHaveLength(1);
+    expect(api.sliceWatchRequests()).toHaveLength(1);
+    expect(api.peakLiveWatches).toBe(1);
+  });
+
+  it('reports an address change of the same pod as updated, not as remove and add', async () => {
+    api.putSlice(workerSlice('a', [{ address: '10.0.0.1', podName: 'w1' }]));
+    const { cache, changes } = watchedCache();
+    await cache.ready();
+
+    api.putSlice(workerSlice('a', [{ address: '10.0.0.9', podName: 'w1' }]));
+    await until(() => cache.workers()[0]?.ip === '10.0.0.9');
+    const change = changes.at(-1);
+    expect(change?.added).toEqual([]);
+    expect(change?.removed).toEqual([]);
+    expect(change?.updated.map((u) => [u.previous.ip, u.current.ip])).toEqual([
+      ['10.0.0.1', '10.0.0.9'],
+    ]);
+  });
+
+  it('counts bookmarks as syncs and moves the resourceVersion on', async () => {
+    let now = 1_000;
+    const { cache } = watchedCache(discovery(), { now: () => now });
+    await cache.ready();
+    await until(() => api.liveWatches === 1);
+
+    now += 5_000;
+    expect(cache.status().ageMs).toBe(5_000);
+    api.putSlice(workerSlice('other', [{ address: '10.0.0.3' }]), { unannounced: true });
+    api.sendBookmarks();
+    await until(() => cache.status().ageMs === 0, 'the bookmark counts as a sync');
+
+    api.endWatches();
+    await until(() => api.sliceWatchRequests().length === 2, 'the watch resumes');
+    expect(api.sliceWatchRequests()[1]?.query.get('resourceVersion')).toBe(api.resourceVersion);
+  });
+
+  it('resumes a cut watch from the last resourceVersion and replays what it missed', async () => {
+    api.putSlice(workerSlice('a', [{ address: '10.0.0.1', podName: 'w1' }]));
+    const { cache } = watchedCache();
+    await cache.ready();
+    await until(() => api.liveWatches === 1);
+    const seen = api.resourceVersion;
+
+    api.cutWatches();
+    api.putSlice(workerSlice('b', [{ address: '10.0.0.2', podName: 'w2' }]));
+    await until(() => cache.workers().length === 2, 'the missed event is replayed');
+
+    expect(api.sliceWatchRequests()[1]?.query.get('resourceVersion')).toBe(seen);
+    expect(api.sliceListOnlyRequests()).toHaveLength(1);
+    expect(api.peakLiveWatches).toBe(1);
+  });
+
+  it('keeps exactly one watch across many server-side timeouts', async () => {
+    await api.close();
+    api = await FakeKubeApiServer.start({ pki, secondMs: 2 });
+    await api.writeKubeConfig(kubeconfig);
+    api.putSlice(workerSlice('a', [{ address: '10.0.0.1' }]));
+
+    const { cache } = watchedCache(discovery({ watch: { watchTimeoutSeconds: 5 } }));
+    await cache.ready();
+    await until(() => api.sliceWatchRequests().length >= 5, 'watches end and resume');
+
+    expect(api.peakLiveWatches).toBe(1);
+    expect(api.sliceListOnlyRequests()).toHaveLength(1);
+    expect(cache.workers()).toHaveLength(1);
+  });
+
+  it('never takes a Status or a malformed line for a slice, and re-lists instead', async () => {
+    api.putSlice(workerSlice('a', [{ address: '10.0.0.1', podName: 'w1' }]));
+    const logger = recordingLogger();
+    const { cache } = watchedCache(discovery({ logger }));
+    await cache.ready();
+    await until(() => api.liveWatches === 1);
+
+    const status = { kind: 'Status', apiVersion: 'v1', status: 'Failure', code: 500 };
+    api.injectWatchLine(JSON.stringify({ type: 'ADDED', object: status }));
+    await until(() => api.sliceListOnlyRequests().length === 2, 're-listed after the Status');
+    await until(() => api.liveWatches === 1);
+
+    api.injectWatchLine('{"type":"MODIFIED","object":{"kind":"EndpointSl');
+    await until(() => api.sliceListOnlyRequests().length === 3, 're-listed after bad JSON');
+
+    expect(ids(cache.workers())).toEqual(['uid-w1']);
+    expect(logger.text()).toContain('not a endpointslices event');
+    expect(logger.text()).toContain('not JSON');
+    expect(api.peakLiveWatches).toBe(1);
+  });
+
+  it('re-lists after a 410 Gone HTTP status and reports what went away meanwhile', async () => {
+    api.setGoneAs('status');
+    api.putSlice(workerSlice('a', [{ address: '10.0.0.1', podName: 'w1' }]));
+    api.putSlice(workerSlice('b', [{ address: '10.0.0.2', podName: 'w2' }]));
+    const { cache, changes } = watchedCache();
+    await cache.ready();
+    await until(() => api.liveWatches === 1);
+
+    api.cutWatches();
+    api.deleteSlice(namespace, 'b');
+    api.compactHistory();
+    await until(() => cache.workers().length === 1, 'the re-list drops the deleted slice');
+
+    expect(changes.at(-1)?.removed.map((w) => w.id)).toEqual(['uid-w2']);
+    expect(api.requests.some((request) => request.status === 410)).toBe(true);
+    await until(() => api.liveWatches === 1);
+    expect(api.sliceWatchRequests().at(-1)?.query.get('resourceVersion')).toBe(
+      api.resourceVersion,
+    );
+  });
+
+  it('handles a 410 ERROR event inside a 200 stream the same way (acceptance 2)', async () => {
+    api.putSlice(workerSlice('a', [{ address: '10.0.0.1', podName: 'w1' }]));
+    api.putSlice(workerSlice('b', [{ address: '10.0.0.2', podName: 'w2' }]));
+    const { cache, changes } = watchedCache();
+    await cache.ready();
+    await until(() => api.liveWatches === 1);
+    const oldVersion = api.resourceVersion;
+
+    // Later watches from the old version keep getting 410, as after etcd compaction.
+    api.deleteSlice(namespace, 'b');
+    api.putSlice(workerSlice('c', [{ address: '10.0.0.3', podName: 'w3' }]), {
+      unannounced: true,
+    });
+    api.stallWatches();
+    api.compactHistory();
+    api.failWatches(410, 'Expired', `too old resource version: ${oldVersion}`);
+
+    await until(() => ids(cache.workers()).join() === 'uid-w1,uid-w3', 'replaced by a list');
+    const removed = changes.flatMap((change) => change.removed.map((w) => w.id));
+    expect(removed).toContain('uid-w2');
+
+    await until(() => api.liveWatches === 1, 'watching again');
+    const lastWatch = api.sliceWatchRequests().at(-1);
+    expect(lastWatch?.query.get('resourceVersion')).toBe(api.resourceVersion);
+    expect(lastWatch?.query.get('resourceVersion')).not.toBe(oldVersion);
+    expect(api.peakLiveWatches).toBe(1);
+  });
+
+  it('tears down a silent watch, re-lists and reports the removal (acceptance 1)', async () => {
+    api.putSlice(workerSlice('a', [{ address: '10.0.0.1', podName: 'w1' }]));
+    const { cache, changes } = watchedCache(discovery({ watch: { idleTimeoutMs: 300 } }));
+    await cache.ready();
+    await until(() => api.liveWatches === 1);
+
+    api.putSlice(workerSlice('b', [{ address: '10.0.0.2', podName: 'w2' }]));
+    api.putSlice(workerSlice('c', [{ address: '10.0.0.3', podName: 'w3' }]));
+    await until(() => cache.workers().length === 3, 'two ADDED events arrive');
+    const syncedAt = cache.status().lastSyncAt ?? 0;
+
+    api.stallWatches();
+    api.deleteSlice(namespace, 'b');
+    expect(cache.status().ageMs).toBeGreaterThanOrEqual(0);
+
+    await until(() => cache.workers().length === 2, 'the stall is detected and re-listed');
+    expect(changes.at(-1)?.removed.map((w) => w.id)).toEqual(['uid-w2']);
+    expect(api.sliceListOnlyRequests()).toHaveLength(2);
+    expect(cache.status().lastSyncAt).toBeGreaterThanOrEqual(syncedAt);
+    await until(() => api.liveWatches === 1, 'the silent stream was closed');
+  });
+
+  it('warns when the safety-net re-list finds changes the watch missed', async () => {
+    const logger = recordingLogger();
+    api.putSlice(workerSlice('a', [{ address: '10.0.0.1', podName: 'w1' }]));
+    const { cache } = watchedCache(
+      discovery({ logger, watch: { relistIntervalMs: 150 } }),
+    );
+    await cache.ready();
+    api.putSlice(workerSlice('b', [{ address: '10.0.0.2', podName: 'w2' }]), {
+      unannounced: true,
+    });
+
+    await until(() => cache.workers().length === 2, 'the re-list finds the lost slice');
+    const missed = logger.lines.find((line) => line.message?.includes('events were missed'));
+    expect(missed?.level).toBe('warn');
+    expect(api.peakLiveWatches).toBe(1);
+  });
+
+  it('coalesces a burst of additions but applies removals at once', async () => {
+    api.putSlice(workerSlice('keep', [{ address: '10.0.0.1', podName: 'keep' }]));
+    const { cache, changes } = watchedCache(discovery(), { coalesceMs: 200 });
+    await cache.ready();
+    await until(() => api.liveWatches === 1);
+
+    for (let i = 0; i < 100; i += 1) {
+      api.putSlice(workerSlice(`pod-${i}`, [{ address: `10.1.0.${i + 1}`, podName: `p${i}` }]));
+    }
+    await until(() => cache.workers().length === 101, 'all 100 additions arrive');
+    expect(changes.length).toBeLessThanOrEqual(5);
+
+    const before = changes.length;
+    const slow = watchedCache(discovery(), { coalesceMs: 600_000 });
+    caches.push(slow.cache);
+    await slow.cache.ready();
+    api.putSlice(workerSlice('late', [{ address: '10.2.0.1', podName: 'late' }]));
+    api.deleteSlice(namespace, 'keep');
+    // The first change is the initial set; the second carries the removal and the addition
+    // that was waiting, long before the 10-minute coalescing window.
+    await until(() => slow.changes.length === 2, 'the removal is not held back');
+    expect(slow.changes[1]?.removed.map((w) => w.id)).toEqual(['uid-keep']);
+    expect(slow.changes[1]?.added.map((w) => w.id)).toEqual(['uid-late']);
+    expect(changes.length).toBeGreaterThan(before);
+  });
+
+  it('selects through Services labels in services mode', async () => {
+    api.putService({ metadata: { name: 'query-worker', namespace, labels } });
+    api.putService({ metadata: { name: 'other', namespace, labels: { app: 'other' } } });
+    const serviceSlice = (name: string, service: string, address: string) =>
+      endpointSlice({
+        name, namespace, labels: { 'kubernetes.io/service-name': service },
+        endpoints: [{ address, podName: name }],
+      });
+    api.putSlice(serviceSlice('qw-1', 'query-worker', '10.0.0.1'));
+    api.putSlice(serviceSlice('other-1', 'other', '10.0.0.9'));
+
+    const source = discovery({ selectorTarget: 'services' });
+    expect((await discovery().getWorkers())).toEqual([]);
+    const { cache } = watchedCache(source);
+    expect(ids(await cache.ready())).toEqual(['uid-qw-1']);
+
+    api.putSlice(serviceSlice('qw-2', 'query-worker', '10.0.0.2'));
+    await until(() => cache.workers().length === 2, 'watched through the Service name');
+    expect(api.sliceWatchRequests()[0]?.query.get('labelSelector')).toBe(
+      'kubernetes.io/service-name in (query-worker)',
+    );
+  });
+
+  it('keeps one worker per pod across IPv4 and IPv6 slices, at the preferred family', async () => {
+    const dual = (name: string, addressType: 'IPv4' | 'IPv6', address: string) =>
+      endpointSlice({ name, namespace, labels, addressType, endpoints: [
+        { address, podName: 'w1' },
+      ] });
+    api.putSlice(dual('v4', 'IPv4', '10.0.0.1'));
+    api.putSlice(dual('v6', 'IPv6', 'fd00::1'));
+
+    expect((await discovery().getWorkers()).map((w) => w.ip)).toEqual(['10.0.0.1']);
+
+    const { cache, changes } = watchedCache(
+      discovery({ addressTypes: ['IPv4', 'IPv6'], preferredAddressType: 'IPv6' }),
+    );
+    expect((await cache.ready()).map((w) => [w.id, w.ip])).toEqual([['uid-w1', 'fd00::1']]);
+
+    api.deleteSlice(namespace, 'v6');
+    await until(() => cache.workers()[0]?.ip === '10.0.0.1', 'falls back to the IPv4 address');
+    expect(changes.at(-1)?.updated).toHaveLength(1);
+    expect(cache.workers()).toHaveLength(1);
+  });
+});
