@@ -1,0 +1,244 @@
+import { ConfigError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import { parsePort, parseSecondsToMs, readEnv, type SettingsEnv } from './env-settings.js';
+
+/**
+ * Static AWS credentials, for tests and for setups that do not use the standard chain.
+ *
+ * @example
+ * ```ts
+ * const credentials: EcsCredentials = { accessKeyId: 'AKIDTEST', secretAccessKey: 'test' };
+ * ```
+ */
+export interface EcsCredentials {
+  readonly accessKeyId: string;
+  readonly secretAccessKey: string;
+  readonly sessionToken?: string | undefined;
+}
+
+/**
+ * How to find worker tasks on Amazon ECS. Only `cluster` and `service` are required; AWS
+ * settings left out come from the SDK's standard chains (environment, shared config files,
+ * the ECS task role).
+ *
+ * @example
+ * ```ts
+ * const options: EcsDiscoveryOptions = { cluster: 'lakerunner', service: 'query-worker' };
+ * ```
+ */
+export interface EcsDiscoveryOptions {
+  /** The cluster's name or ARN (`ECS_WORKER_CLUSTER_NAME`). */
+  readonly cluster: string;
+  /** The worker service's name (`ECS_WORKER_SERVICE_NAME`). */
+  readonly service: string;
+  /** The port every worker task listens on (`QUERY_WORKER_PORT`). Default 8081. */
+  readonly port?: number | undefined;
+  /**
+   * How often a cache should re-list (`WORKER_POLL_INTERVAL_SECONDS`), in milliseconds.
+   * Default 10,000. Each poll costs one ListTasks per 100 tasks and one DescribeTasks per 100.
+   */
+  readonly refreshIntervalMs?: number | undefined;
+  /** AWS region. Default: `AWS_REGION`, `AWS_DEFAULT_REGION`, then the SDK's chain. */
+  readonly region?: string | undefined;
+  /**
+   * Endpoint override, such as a VPC endpoint or a test fake. Default: `AWS_ENDPOINT_URL_ECS`,
+   * then `AWS_ENDPOINT_URL` (unless `AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=true`), else AWS's.
+   */
+  readonly endpoint?: string | undefined;
+  /** Static credentials. Default: the SDK's standard credential chain. */
+  readonly credentials?: EcsCredentials | undefined;
+  /** Retries after throttling or an ECS server error, per API call. Default 4. */
+  readonly retries?: number | undefined;
+  /** First delay before such a retry; doubles with jitter. Default 250 ms. */
+  readonly minRetryDelayMs?: number | undefined;
+  /** Longest delay between such retries. Default 5,000 ms. */
+  readonly maxRetryDelayMs?: number | undefined;
+  /** How long one API request may take before it fails as a timeout. Default 10,000 ms. */
+  readonly requestTimeoutMs?: number | undefined;
+  /** Where to log retries; silent by default. */
+  readonly logger?: Logger | undefined;
+}
+
+/** The names each ECS setting is read from, first one first. */
+export const ecsSettingNames = {
+  cluster: ['ECS_WORKER_CLUSTER_NAME', 'QUERY_WORKER_CLUSTER_NAME'],
+  service: ['ECS_WORKER_SERVICE_NAME', 'QUERY_WORKER_SERVICE_NAME'],
+  port: ['QUERY_WORKER_PORT'],
+  pollInterval: ['WORKER_POLL_INTERVAL_SECONDS'],
+} as const;
+
+/**
+ * Defaults for ECS discovery.
+ *
+ * @example
+ * ```ts
+ * console.log(ecsDefaults.port); // 8081
+ * ```
+ */
+export const ecsDefaults = {
+  port: 8081,
+  refreshIntervalMs: 10_000,
+  retries: 4,
+  minRetryDelayMs: 250,
+  maxRetryDelayMs: 5_000,
+  requestTimeoutMs: 10_000,
+} as const;
+
+const namePattern = /^[A-Za-z0-9_-]{1,255}$/;
+const clusterArnPattern =
+  /^arn:aws[a-z-]*:ecs:[a-z0-9-]+:[0-9]{12}:cluster\/[A-Za-z0-9_-]{1,255}$/;
+
+/**
+ * Reads ECS discovery settings from the environment; `overrides` (options or CLI flags) win
+ * over the environment. Every value is validated here, so a typo fails at start-up with the
+ * variable's name rather than as an odd API error later.
+ *
+ * @throws ConfigError naming the variable, the value at fault and the form expected.
+ *
+ * @example
+ * ```ts
+ * const options = ecsOptionsFromEnv(process.env, { port: 7101 });
+ * const discovery = new EcsWorkerDiscovery(options);
+ * ```
+ */
+export function ecsOptionsFromEnv(
+  env: SettingsEnv,
+  overrides: Partial<EcsDiscoveryOptions> = {},
+): EcsDiscoveryOptions {
+  const cluster = overrides.cluster ?? required(env, ecsSettingNames.cluster, 'lakerunner');
+  const service = overrides.service ?? required(env, ecsSettingNames.service, 'query-worker');
+
+  const port = readEnv(env, ecsSettingNames.port);
+  const poll = readEnv(env, ecsSettingNames.pollInterval);
+  const options: EcsDiscoveryOptions = {
+    ...overrides,
+    cluster,
+    service,
+    port: overrides.port ?? (port ? parsePort(port.name, port.value) : undefined),
+    refreshIntervalMs:
+      overrides.refreshIntervalMs ??
+      (poll ? parseSecondsToMs(poll.name, poll.value, { min: 1, max: 3600 }) : undefined),
+    region: overrides.region ?? firstSet(env, ['AWS_REGION', 'AWS_DEFAULT_REGION']),
+    endpoint: overrides.endpoint ?? endpointFromEnv(env),
+  };
+
+  validateEcsOptions(options);
+  return options;
+}
+
+/**
+ * Checks options given in code with the same rules as the environment, blaming the option.
+ *
+ * @throws ConfigError
+ *
+ * @example
+ * ```ts
+ * validateEcsOptions({ cluster: 'lakerunner', service: 'query-worker', port: 7101 });
+ * ```
+ */
+export function validateEcsOptions(options: EcsDiscoveryOptions): void {
+  const { cluster, service, port, refreshIntervalMs, endpoint, region } = options;
+  const clusterOk = namePattern.test(cluster) || clusterArnPattern.test(cluster);
+  if (typeof cluster !== 'string' || !clusterOk) {
+    throw bad('cluster', cluster, 'a cluster name (letters, digits, - and _) or a cluster ARN');
+  }
+
+  if (typeof service !== 'string' || !namePattern.test(service)) {
+    throw bad('service', service, 'a service name (letters, digits, - and _)');
+  }
+
+  if (port !== undefined && !(Number.isInteger(port) && port >= 1 && port <= 65535)) {
+    throw bad('port', port, 'a whole number from 1 to 65535');
+  }
+
+  if (refreshIntervalMs !== undefined && !(refreshIntervalMs >= 1000)) {
+    throw bad('refreshIntervalMs', refreshIntervalMs, 'at least 1000 (one second)');
+  }
+
+  if (region !== undefined && !/^[a-z0-9-]{1,64}$/.test(region)) {
+    throw bad('region', region, 'an AWS region such as us-east-1');
+  }
+
+  if (endpoint !== undefined && !isHttpUrl(endpoint)) {
+    throw bad('endpoint', endpoint, 'an http:// or https:// URL');
+  }
+
+  const counts = ['retries', 'minRetryDelayMs', 'maxRetryDelayMs', 'requestTimeoutMs'] as const;
+  for (const key of counts) {
+    const value = options[key];
+    if (value !== undefined && !(Number.isInteger(value) && value >= 0)) {
+      throw bad(key, value, 'a whole number, 0 or more');
+    }
+  }
+}
+
+function required(env: SettingsEnv, names: readonly string[], example: string): string {
+  const found = readEnv(env, names);
+  if (found) return found.value;
+
+  const [preferred = 'ECS', ...aliases] = names;
+  const also = aliases.length > 0 ? ` (or ${aliases.join(', ')})` : '';
+  throw new ConfigError(
+    preferred,
+    `${preferred}${also} is not set; ECS discovery needs it, for example ` +
+      `${preferred}=${example}`,
+  );
+}
+
+function firstSet(env: SettingsEnv, names: readonly string[]): string | undefined {
+  for (const name of names) {
+    const value = env[name];
+    if (value !== undefined && value.trim() !== '') return value.trim();
+  }
+
+  return undefined;
+}
+
+/** The SDK's own rule for endpoint variables, applied to the environment we were given. */
+function endpointFromEnv(env: SettingsEnv): string | undefined {
+  if (env.AWS_IGNORE_CONFIGURED_ENDPOINT_URLS?.trim().toLowerCase() === 'true') return undefined;
+
+  for (const name of ['AWS_ENDPOINT_URL_ECS', 'AWS_ENDPOINT_URL']) {
+    const value = firstSet(env, [name]);
+    if (value === undefined) continue;
+    if (!isHttpUrl(value)) {
+      throw new ConfigError(
+        name,
+        `${name}=${JSON.stringify(value)} is not a URL; expected http:// or https://, ` +
+          'such as https://ecs.us-east-1.amazonaws.com',
+      );
+    }
+    return value;
+  }
+
+  return undefined;
+}
+
+function isHttpUrl(value: string): boolean {
+  try {
+    const url = new URL(value);
+    return url.protocol === 'http:' || url.protocol === 'https:';
+  } catch {
+    return false;
+  }
+}
+
+function bad(option: string, value: unknown, expected: string): ConfigError {
+  const variable = variableFor[option];
+  const setting = variable ?? option;
+  const source = variable ? `${variable} (option \`${option}\`)` : `option \`${option}\``;
+  return new ConfigError(
+    setting,
+    `${source} is ${JSON.stringify(value)}, which is not valid; expected ${expected}`,
+  );
+}
+
+/** The environment variable behind each option, so errors name what operators set. */
+const variableFor: Readonly<Record<string, string>> = {
+  cluster: 'ECS_WORKER_CLUSTER_NAME',
+  service: 'ECS_WORKER_SERVICE_NAME',
+  port: 'QUERY_WORKER_PORT',
+  refreshIntervalMs: 'WORKER_POLL_INTERVAL_SECONDS',
+  region: 'AWS_REGION',
+  endpoint: 'AWS_ENDPOINT_URL_ECS',
+};
