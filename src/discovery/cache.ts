@@ -1,0 +1,319 @@
+import { AbortedError, LakerunnerError } from '../errors.js';
+import { silentLogger, type Logger } from '../logger.js';
+import { diffWorkers, isEmptyChange, type WorkerChange } from './diff.js';
+import { compareWorkers, type Worker, type WorkerDiscovery } from './worker.js';
+
+/** Options for {@link WorkerCache}. Every interval is in milliseconds and can be scaled down. */
+export interface WorkerCacheOptions {
+  /** How often to re-list while things are healthy. Default 30,000 (30 s). */
+  readonly refreshIntervalMs?: number | undefined;
+  /** First delay after a failed fetch; doubles up to `maxRetryDelayMs`. Default 1,000. */
+  readonly minRetryDelayMs?: number | undefined;
+  /** Longest delay between retries after failures. Default 30,000. */
+  readonly maxRetryDelayMs?: number | undefined;
+  /**
+   * Shortest gap between two fetches asked for by {@link WorkerCache.requestRefresh}, so that a
+   * burst of connection failures becomes one re-list, not hundreds. Default 1,000.
+   */
+  readonly minRefreshGapMs?: number | undefined;
+  /** How long {@link WorkerCache.ready} waits for the first good fetch. Default 30,000. */
+  readonly readyTimeoutMs?: number | undefined;
+  /** Where to log; silent by default. */
+  readonly logger?: Logger | undefined;
+  /** The clock, injectable for tests. Default `Date.now`. */
+  readonly now?: (() => number) | undefined;
+  /** Jitter source in [0, 1), injectable for tests. Default `Math.random`. */
+  readonly random?: (() => number) | undefined;
+}
+
+/** How fresh the cached worker set is. */
+export interface CacheStatus {
+  /** True once a fetch has succeeded. */
+  readonly synced: boolean;
+  /** True when the latest fetch failed and the set shown is the last good one. */
+  readonly stale: boolean;
+  /** When the last successful fetch finished (ms since epoch), if ever. */
+  readonly lastSyncAt: number | undefined;
+  /** Milliseconds since the last successful fetch, if ever. */
+  readonly ageMs: number | undefined;
+  /** The latest failure, cleared by the next success. */
+  readonly lastError: Error | undefined;
+  /** Failed fetches in a row. */
+  readonly consecutiveFailures: number;
+}
+
+/** Called with every non-empty change to the worker set. */
+export type WorkerChangeListener = (change: WorkerChange) => void;
+
+/** The read side of a worker cache, which is all that balancers and transports need. */
+export interface WorkerSource {
+  /** The current workers, synchronously, from memory. */
+  workers(): readonly Worker[];
+  /** Registers a listener; returns a function that removes it. */
+  subscribe(listener: WorkerChangeListener): () => void;
+  /** Asks for a fresh fetch soon, without waiting; rate limited. */
+  requestRefresh(reason?: string): void;
+  /** Resolves once a worker set is known. */
+  ready(options?: { signal?: AbortSignal | undefined }): Promise<readonly Worker[]>;
+}
+
+const defaults = {
+  refreshIntervalMs: 30_000,
+  minRetryDelayMs: 1_000,
+  maxRetryDelayMs: 30_000,
+  minRefreshGapMs: 1_000,
+  readyTimeoutMs: 30_000,
+};
+
+/** Thrown by {@link WorkerCache.ready} when no fetch succeeded in time. */
+export class DiscoveryNotReadyError extends LakerunnerError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('ERR_LAKERUNNER_NOT_READY', message, options);
+  }
+}
+
+/**
+ * Keeps the last good worker set from a {@link WorkerDiscovery}, refreshes it on an interval
+ * (and at once when asked), backs off with jitter after failures without ever replacing a good
+ * set with an error, and tells subscribers what changed.
+ *
+ * @example
+ * ```ts
+ * const cache = new WorkerCache(discovery, { refreshIntervalMs: 10_000 });
+ * cache.start();
+ * await cache.ready();
+ * cache.subscribe((change) => console.log(change.added.length, 'workers joined'));
+ * console.log(cache.workers());
+ * await cache.close();
+ * ```
+ */
+export class WorkerCache implements WorkerSource, AsyncDisposable {
+  readonly #discovery: WorkerDiscovery;
+  readonly #options: typeof defaults;
+  readonly #logger: Logger;
+  readonly #now: () => number;
+  readonly #random: () => number;
+  readonly #listeners = new Set<WorkerChangeListener>();
+  readonly #readyWaiters = new Set<() => void>();
+
+  #workers: readonly Worker[] = [];
+  #synced = false;
+  #lastSyncAt: number | undefined;
+  #lastFetchStartedAt = -Infinity;
+  #lastError: Error | undefined;
+  #failures = 0;
+  #started = false;
+  #closed = false;
+  #timer: NodeJS.Timeout | undefined;
+  #inFlight: Promise<void> | undefined;
+  #abort = new AbortController();
+
+  constructor(discovery: WorkerDiscovery, options: WorkerCacheOptions = {}) {
+    this.#discovery = discovery;
+    this.#options = {
+      refreshIntervalMs: options.refreshIntervalMs ?? defaults.refreshIntervalMs,
+      minRetryDelayMs: options.minRetryDelayMs ?? defaults.minRetryDelayMs,
+      maxRetryDelayMs: options.maxRetryDelayMs ?? defaults.maxRetryDelayMs,
+      minRefreshGapMs: options.minRefreshGapMs ?? defaults.minRefreshGapMs,
+      readyTimeoutMs: options.readyTimeoutMs ?? defaults.readyTimeoutMs,
+    };
+    this.#logger = options.logger ?? silentLogger;
+    this.#now = options.now ?? Date.now;
+    this.#random = options.random ?? Math.random;
+  }
+
+  /** Starts fetching; idempotent. `ready()` starts the cache too. */
+  start(): this {
+    if (this.#started || this.#closed) return this;
+    this.#started = true;
+    void this.#fetch();
+    return this;
+  }
+
+  /**
+   * Resolves with the workers after the first successful fetch. Rejects with a
+   * {@link DiscoveryNotReadyError} carrying the last failure after `readyTimeoutMs`, while the
+   * cache keeps trying in the background.
+   */
+  async ready(options: { signal?: AbortSignal | undefined } = {}): Promise<readonly Worker[]> {
+    this.start();
+    if (this.#synced) return this.#workers;
+    if (this.#closed) throw new DiscoveryNotReadyError('the worker cache is closed');
+
+    const timeoutMs = this.#options.readyTimeoutMs;
+    await new Promise<void>((resolve, reject) => {
+      const finish = (error?: Error): void => {
+        clearTimeout(timer);
+        options.signal?.removeEventListener('abort', onAbort);
+        this.#readyWaiters.delete(onReady);
+        if (error) reject(error);
+        else resolve();
+      };
+      const onReady = (): void => finish();
+      const onAbort = (): void =>
+        finish(new AbortedError('waiting for discovery was aborted', {
+          cause: options.signal?.reason,
+        }));
+      const timer = setTimeout(() => finish(this.#notReadyError(timeoutMs)), timeoutMs);
+
+      this.#readyWaiters.add(onReady);
+      if (options.signal?.aborted) onAbort();
+      else options.signal?.addEventListener('abort', onAbort, { once: true });
+    });
+    return this.#workers;
+  }
+
+  /** The current workers, from memory; empty until the first fetch succeeds. */
+  workers(): readonly Worker[] {
+    return this.#workers;
+  }
+
+  /** How fresh the set is: last sync time, age, whether it is stale and why. */
+  status(): CacheStatus {
+    const lastSyncAt = this.#lastSyncAt;
+    return {
+      synced: this.#synced,
+      stale: this.#synced && this.#lastError !== undefined,
+      lastSyncAt,
+      ageMs: lastSyncAt === undefined ? undefined : this.#now() - lastSyncAt,
+      lastError: this.#lastError,
+      consecutiveFailures: this.#failures,
+    };
+  }
+
+  /** Registers a listener for changes; returns a function that removes it. */
+  subscribe(listener: WorkerChangeListener): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  /** Fetches now (sharing a fetch already under way) and resolves when it has finished. */
+  async refresh(): Promise<void> {
+    if (this.#closed) return;
+    this.#started = true;
+    await this.#fetch();
+  }
+
+  /**
+   * Asks for a fetch soon without waiting for it. Calls closer together than
+   * `minRefreshGapMs` collapse into one, so a storm of connection errors costs one re-list.
+   */
+  requestRefresh(reason = 'requested'): void {
+    if (this.#closed || !this.#started) return;
+    if (this.#inFlight) return;
+
+    const sinceLast = this.#now() - this.#lastFetchStartedAt;
+    const wait = Math.max(0, this.#options.minRefreshGapMs - sinceLast);
+    this.#logger.debug({ reason, inMs: wait }, 'worker refresh requested');
+    this.#schedule(wait);
+  }
+
+  /** Stops every timer and fetch; the last worker set stays readable. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#abort.abort(new AbortedError('the worker cache was closed'));
+    this.#listeners.clear();
+    await this.#inFlight;
+    await this.#discovery.close?.();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  #fetch(): Promise<void> {
+    this.#inFlight ??= this.#runFetch().finally(() => {
+      this.#inFlight = undefined;
+    });
+    return this.#inFlight;
+  }
+
+  async #runFetch(): Promise<void> {
+    clearTimeout(this.#timer);
+    this.#lastFetchStartedAt = this.#now();
+
+    try {
+      const workers = await this.#discovery.getWorkers({ signal: this.#abort.signal });
+      if (this.#closed) return;
+      this.#accept(workers);
+      this.#schedule(this.#options.refreshIntervalMs);
+    } catch (error) {
+      if (this.#closed) return;
+      this.#reject(error instanceof Error ? error : new Error(String(error)));
+    }
+  }
+
+  #accept(fetched: Worker[]): void {
+    const workers = Object.freeze([...fetched].sort(compareWorkers));
+    const change = diffWorkers(this.#workers, workers);
+    const recovered = this.#lastError !== undefined;
+
+    this.#workers = workers;
+    this.#lastSyncAt = this.#now();
+    this.#lastError = undefined;
+    this.#failures = 0;
+    if (recovered) this.#logger.info({ workers: workers.length }, 'discovery recovered');
+
+    if (!this.#synced) {
+      this.#synced = true;
+      for (const wake of [...this.#readyWaiters]) wake();
+    }
+    if (!isEmptyChange(change)) this.#emit(change);
+  }
+
+  #reject(error: Error): void {
+    this.#lastError = error;
+    this.#failures += 1;
+
+    const delay = this.#retryDelay();
+    const status = this.status();
+    this.#logger.warn(
+      {
+        err: error.message,
+        failures: this.#failures,
+        retryInMs: delay,
+        keptWorkers: this.#workers.length,
+        staleForMs: status.ageMs,
+      },
+      'discovery failed; keeping the last good worker set',
+    );
+    this.#schedule(delay);
+  }
+
+  /** Exponential backoff with full jitter on the upper half, so coordinators spread out. */
+  #retryDelay(): number {
+    const { minRetryDelayMs, maxRetryDelayMs } = this.#options;
+    const exponent = Math.min(this.#failures - 1, 30);
+    const ceiling = Math.min(maxRetryDelayMs, minRetryDelayMs * 2 ** exponent);
+    return Math.round(ceiling / 2 + (ceiling / 2) * this.#random());
+  }
+
+  #schedule(delayMs: number): void {
+    if (this.#closed) return;
+    clearTimeout(this.#timer);
+    this.#timer = setTimeout(() => void this.#fetch(), delayMs);
+    this.#timer.unref();
+  }
+
+  #emit(change: WorkerChange): void {
+    for (const listener of [...this.#listeners]) {
+      try {
+        listener(change);
+      } catch (error) {
+        this.#logger.error({ err: String(error) }, 'a worker change listener threw');
+      }
+    }
+  }
+
+  #notReadyError(timeoutMs: number): DiscoveryNotReadyError {
+    const reason = this.#lastError?.message ?? 'no answer from the discovery source yet';
+    return new DiscoveryNotReadyError(
+      `no workers discovered within ${timeoutMs} ms from ${this.#discovery.kind} discovery: ` +
+        `${reason}. Discovery keeps retrying in the background.`,
+      { cause: this.#lastError },
+    );
+  }
+}
