@@ -1,6 +1,14 @@
 import { ConfigError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import { parsePort, parseSecondsToMs, readEnv, type SettingsEnv } from './env-settings.js';
+import {
+  firstGiven,
+  missingSetting,
+  parsePort,
+  parsePositiveInteger,
+  quote,
+  type Environment,
+} from '../config.js';
+import { readEnv } from './env-settings.js';
 
 /**
  * Static AWS credentials, for tests and for setups that do not use the standard chain.
@@ -102,7 +110,7 @@ const clusterArnPattern =
  * ```
  */
 export function ecsOptionsFromEnv(
-  env: SettingsEnv,
+  env: Environment,
   overrides: Partial<EcsDiscoveryOptions> = {},
 ): EcsDiscoveryOptions {
   const cluster = overrides.cluster ?? required(env, ecsSettingNames.cluster, 'lakerunner');
@@ -114,10 +122,10 @@ export function ecsOptionsFromEnv(
     ...overrides,
     cluster,
     service,
-    port: overrides.port ?? (port ? parsePort(port.name, port.value) : undefined),
+    port: overrides.port ?? (port ? parsePort(port) : undefined),
     refreshIntervalMs:
       overrides.refreshIntervalMs ??
-      (poll ? parseSecondsToMs(poll.name, poll.value, { min: 1, max: 3600 }) : undefined),
+      (poll ? parsePositiveInteger(poll, 'seconds') * 1000 : undefined),
     region: overrides.region ?? firstSet(env, ['AWS_REGION', 'AWS_DEFAULT_REGION']),
     endpoint: overrides.endpoint ?? endpointFromEnv(env),
   };
@@ -172,30 +180,19 @@ export function validateEcsOptions(options: EcsDiscoveryOptions): void {
   }
 }
 
-function required(env: SettingsEnv, names: readonly string[], example: string): string {
+function required(env: Environment, names: readonly string[], example: string): string {
   const found = readEnv(env, names);
   if (found) return found.value;
-
-  const [preferred = 'ECS', ...aliases] = names;
-  const also = aliases.length > 0 ? ` (or ${aliases.join(', ')})` : '';
-  throw new ConfigError(
-    preferred,
-    `${preferred}${also} is not set; ECS discovery needs it, for example ` +
-      `${preferred}=${example}`,
-  );
+  throw missingSetting(names, example);
 }
 
-function firstSet(env: SettingsEnv, names: readonly string[]): string | undefined {
-  for (const name of names) {
-    const value = env[name];
-    if (value !== undefined && value.trim() !== '') return value.trim();
-  }
-
-  return undefined;
+function firstSet(env: Environment, names: readonly string[]): string | undefined {
+  const given = firstGiven(...names.map((name) => ({ name, value: env[name] })));
+  return given === undefined ? undefined : String(given.value).trim();
 }
 
 /** The SDK's own rule for endpoint variables, applied to the environment we were given. */
-function endpointFromEnv(env: SettingsEnv): string | undefined {
+function endpointFromEnv(env: Environment): string | undefined {
   if (env.AWS_IGNORE_CONFIGURED_ENDPOINT_URLS?.trim().toLowerCase() === 'true') return undefined;
 
   for (const name of ['AWS_ENDPOINT_URL_ECS', 'AWS_ENDPOINT_URL']) {
@@ -204,7 +201,7 @@ function endpointFromEnv(env: SettingsEnv): string | undefined {
     if (!isHttpUrl(value)) {
       throw new ConfigError(
         name,
-        `${name}=${JSON.stringify(value)} is not a URL; expected http:// or https://, ` +
+        `${name} is ${quote(value)}: expected an http:// or https:// URL, ` +
           'such as https://ecs.us-east-1.amazonaws.com',
       );
     }
@@ -229,7 +226,7 @@ function bad(option: string, value: unknown, expected: string): ConfigError {
   const source = variable ? `${variable} (option \`${option}\`)` : `option \`${option}\``;
   return new ConfigError(
     setting,
-    `${source} is ${JSON.stringify(value)}, which is not valid; expected ${expected}`,
+    `${source} is ${quote(value)}: expected ${expected}`,
   );
 }
 

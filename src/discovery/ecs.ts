@@ -1,4 +1,5 @@
 import pRetry from 'p-retry';
+import type { Environment } from '../config.js';
 import { AbortedError, DiscoveryError } from '../errors.js';
 import { silentLogger, type Logger } from '../logger.js';
 import { loadEcsSdk } from './ecs-sdk.js';
@@ -15,7 +16,6 @@ import {
   type EcsSkippedTasks,
   type EcsTaskLike,
 } from './ecs-tasks.js';
-import type { SettingsEnv } from './env-settings.js';
 import type { GetWorkersOptions, Worker, WorkerDiscovery } from './worker.js';
 
 /**
@@ -139,7 +139,7 @@ export class EcsWorkerDiscovery implements WorkerDiscovery {
    * ```
    */
   static fromEnv(
-    env: SettingsEnv = process.env,
+    env: Environment = process.env,
     overrides: Partial<EcsDiscoveryOptions> = {},
   ): EcsWorkerDiscovery {
     return new EcsWorkerDiscovery(ecsOptionsFromEnv(env, overrides));

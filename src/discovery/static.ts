@@ -1,7 +1,7 @@
 import { lookup } from 'node:dns/promises';
 import { isIP, isIPv4, isIPv6 } from 'node:net';
+import { firstGiven, type Environment } from '../config.js';
 import { AbortedError, ConfigError, DiscoveryError } from '../errors.js';
-import { readEnv, type SettingsEnv } from './env-settings.js';
 import {
   compareWorkers,
   workerAddress,
@@ -138,10 +138,11 @@ export class StaticWorkerDiscovery implements WorkerDiscovery {
    * ```
    */
   static fromEnv(
-    env: SettingsEnv = process.env,
+    env: Environment = process.env,
     options: Omit<StaticWorkerDiscoveryOptions, 'setting'> = {},
   ): StaticWorkerDiscovery {
-    const raw = readEnv(env, ['QUERY_WORKERS'])?.value ?? DEFAULT_LOCAL_WORKERS;
+    const given = firstGiven({ name: 'QUERY_WORKERS', value: env.QUERY_WORKERS });
+    const raw = given === undefined ? DEFAULT_LOCAL_WORKERS : String(given.value);
     const setting = 'QUERY_WORKERS';
     return new StaticWorkerDiscovery(splitWorkerList(raw), { ...options, setting });
   }

@@ -1,9 +1,9 @@
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { AbortedError, DiscoveryError } from '../src/errors.js';
-import { EcsWorkerDiscovery } from '../src/discovery/ecs.js';
-import { loadEcsSdk } from '../src/discovery/ecs-sdk.js';
-import type { EcsDiscoveryOptions } from '../src/discovery/ecs-settings.js';
-import { FakeEcs } from '../src/testing/fake-ecs.js';
+import { AbortedError, DiscoveryError } from '../../src/errors.js';
+import { EcsWorkerDiscovery } from '../../src/discovery/ecs.js';
+import { loadEcsSdk } from '../../src/discovery/ecs-sdk.js';
+import type { EcsDiscoveryOptions } from '../../src/discovery/ecs-settings.js';
+import { FakeEcs } from '../../src/testing/fake-ecs.js';
 
 // The SDK must only ever talk to the fake: explicit endpoint, region and static credentials
 // in every client below, and no instance-metadata lookups even if a chain were consulted.
@@ -272,7 +272,7 @@ describe('EcsWorkerDiscovery from the environment', () => {
       QUERY_WORKER_CLUSTER_NAME: cluster,
       ECS_WORKER_SERVICE_NAME: service,
       QUERY_WORKER_PORT: '7102',
-      WORKER_POLL_INTERVAL_SECONDS: '2.5',
+      WORKER_POLL_INTERVAL_SECONDS: '3',
       AWS_REGION: 'us-east-1',
       AWS_ENDPOINT_URL: 'http://127.0.0.1:9/not-this-one',
       AWS_ENDPOINT_URL_ECS: endpoint,
@@ -282,7 +282,7 @@ describe('EcsWorkerDiscovery from the environment', () => {
     open.push(source);
 
     expect(source.kind).toBe('ecs');
-    expect(source.refreshIntervalMs).toBe(2500);
+    expect(source.refreshIntervalMs).toBe(3000);
     expect(await source.getWorkers()).toMatchObject([{ ip: '10.0.3.3', port: 7102 }]);
   });
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { AbortedError, ConfigError, DiscoveryError } from '../src/errors.js';
-import { StaticWorkerDiscovery, splitWorkerList } from '../src/discovery/static.js';
+import { AbortedError, ConfigError, DiscoveryError } from '../../src/errors.js';
+import { StaticWorkerDiscovery, splitWorkerList } from '../../src/discovery/static.js';
 
 function configErrorOf(run: () => unknown): ConfigError {
   try {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { workersFromEcsTasks, type EcsTaskLike } from '../src/discovery/ecs-tasks.js';
+import { workersFromEcsTasks, type EcsTaskLike } from '../../src/discovery/ecs-tasks.js';
 
 const arn = (id: string): string => `arn:aws:ecs:us-east-1:123456789012:task/lr/${id}`;
 
