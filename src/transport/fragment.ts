@@ -1,7 +1,15 @@
 import type { Worker } from '../discovery/worker.js';
 
-/** The body of a fragment: bytes or text are replayable; a one-shot stream is not. */
-export type FragmentBody = string | Uint8Array | AsyncIterable<Uint8Array>;
+/**
+ * The body of a fragment. Text and bytes are replayable, and so is a function returning a
+ * fresh stream for each attempt; a bare `AsyncIterable` is a one-shot stream and is never
+ * retried.
+ */
+export type FragmentBody =
+  | string
+  | Uint8Array
+  | AsyncIterable<Uint8Array>
+  | (() => AsyncIterable<Uint8Array>);
 
 /**
  * One piece of a query, sent to one worker as one HTTP request.
@@ -34,15 +42,29 @@ export interface Fragment {
   readonly idempotent?: boolean | undefined;
 }
 
-/** Why an attempt ended the way it did. */
+/**
+ * Why an attempt ended the way it did.
+ *
+ * - `refused`, `unreachable`, `connect-timeout`: no connection; nothing reached the worker.
+ * - `reset`: the connection closed after the request was sent, before a response.
+ * - `timeout`: the worker took longer than `attemptTimeoutMs` to answer.
+ * - `unavailable`: the worker answered `502`, `503`, `504` or `429`.
+ * - `truncated`: the connection failed in the middle of the response body.
+ * - `too-large`: the body exceeded `maxBodyBytes`.
+ * - `hedge-lost`: a hedged copy answered first and this attempt was cancelled.
+ * - `aborted`: the caller, a deadline or a fail-fast fan-out cancelled the attempt.
+ */
 export type AttemptResult =
   | 'answered'
   | 'refused'
+  | 'unreachable'
   | 'reset'
   | 'connect-timeout'
   | 'timeout'
   | 'unavailable'
   | 'truncated'
+  | 'too-large'
+  | 'hedge-lost'
   | 'aborted'
   | 'error';
 
@@ -58,6 +80,8 @@ export interface Attempt {
   readonly error?: string | undefined;
   /** Milliseconds from sending to the end of the attempt. */
   readonly durationMs: number;
+  /** True for a hedged copy sent while an earlier attempt was still running. */
+  readonly hedge?: boolean | undefined;
 }
 
 /** A fragment that a worker answered (any HTTP status counts as an answer). */

@@ -1,0 +1,814 @@
+import { Readable } from 'node:stream';
+import pRetry from 'p-retry';
+import type { Dispatcher } from 'undici';
+import { AbortedError, ConfigError } from '../errors.js';
+import { silentLogger, type Logger } from '../logger.js';
+import type { Picker } from '../balancer/picker.js';
+import type { WorkerSource } from '../discovery/cache.js';
+import type { WorkerChange } from '../discovery/diff.js';
+import type { Worker } from '../discovery/worker.js';
+import {
+  classifyError,
+  defaultRetryStatuses,
+  retryAfterMs,
+  type FailurePhase,
+} from './classify.js';
+import {
+  BodyTooLargeError,
+  DeadlineExceededError,
+  DispatcherClosedError,
+  FragmentFailedError,
+  QueueFullError,
+  type RetryStop,
+} from './errors.js';
+import type { Attempt, AttemptResult, Fragment, Outcome } from './fragment.js';
+import { WorkerHealth, type WorkerHealthOptions } from './health.js';
+import { Limiter } from './limiter.js';
+import { WorkerPools } from './pools.js';
+import { RetryBudget, type RetryBudgetOptions } from './retry-budget.js';
+
+/** Builds a {@link Picker} from a worker set; called again on every change to the set. */
+export type PickerPolicy = (workers: readonly Worker[]) => Picker;
+
+/** Options for {@link FragmentDispatcher}. Times are in milliseconds. */
+export interface FragmentDispatcherOptions {
+  /** Builds the picker for each worker set, e.g. `(w) => createPicker('rendezvous', w)`. */
+  readonly picker: PickerPolicy;
+  /** Attempts per fragment, hedges included. Default 3. */
+  readonly maxAttempts?: number | undefined;
+  /** Connect timeout for pod addresses: a pod that is gone rarely answers. Default 1,500. */
+  readonly connectTimeoutMs?: number | undefined;
+  /** How long one attempt may wait for headers, and between body chunks. Default 30,000. */
+  readonly attemptTimeoutMs?: number | undefined;
+  /** A fragment's whole life, retries and waiting for workers included. Default 60,000. */
+  readonly fragmentTimeoutMs?: number | undefined;
+  /**
+   * How long an idle keep-alive socket is kept. Below Node's server default (5 s), so the
+   * client, not the server, closes idle sockets and fewer requests race a closing socket.
+   * Default 4,000.
+   */
+  readonly keepAliveTimeoutMs?: number | undefined;
+  /** Speak HTTP/2 to workers that offer it. Default false. */
+  readonly allowH2?: boolean | undefined;
+  /** Statuses retried on another worker. Default 429, 502, 503, 504. */
+  readonly retryStatuses?: readonly number[] | undefined;
+  /** The largest response body read into memory. Default 64 MiB. */
+  readonly maxBodyBytes?: number | undefined;
+  /** Fragments in flight at once across the dispatcher. Default 256. */
+  readonly maxInFlight?: number | undefined;
+  /** Requests in flight at once to one worker (its pool's connections). Default 64. */
+  readonly maxPerWorker?: number | undefined;
+  /** Fragments that may wait for a slot; more get a QueueFullError. Default 4,096. */
+  readonly maxQueued?: number | undefined;
+  /** With no worker known: `wait` (default) until the fragment's deadline, or `fail` at once. */
+  readonly whenNoWorkers?: 'wait' | 'fail' | undefined;
+  /** Send a copy to the next worker when a fragment has not answered after this. Default off. */
+  readonly hedgeAfterMs?: number | undefined;
+  /** The dispatcher-wide retry budget; see {@link RetryBudget}. */
+  readonly retryBudget?: RetryBudgetOptions | undefined;
+  /** Passive health (ejection) settings; see {@link WorkerHealth}. */
+  readonly health?: Omit<WorkerHealthOptions, 'now'> | undefined;
+  /** The clock for health and ejections. Default `performance.now`. */
+  readonly now?: (() => number) | undefined;
+  /** Where to log; silent by default. */
+  readonly logger?: Logger | undefined;
+}
+
+/** Options for one {@link FragmentDispatcher.dispatch} call. */
+export interface DispatchOptions {
+  /** Cancels the fragment: in-flight requests are aborted and no retry follows. */
+  readonly signal?: AbortSignal | undefined;
+  /** The query's deadline, from the call; covers queueing, retries and waiting for workers. */
+  readonly timeoutMs?: number | undefined;
+}
+
+/** Options for {@link FragmentDispatcher.fanOut}. */
+export interface FanOutOptions extends DispatchOptions {
+  /** Fragments of this fan-out in flight at once. Default: the dispatcher's `maxInFlight`. */
+  readonly concurrency?: number | undefined;
+  /** Cancel the rest of the fan-out as soon as one fragment has failed for good. */
+  readonly failFast?: boolean | undefined;
+}
+
+/** A successful attempt. */
+interface Answer {
+  readonly worker: Worker;
+  readonly status: number;
+  readonly headers: Record<string, string | string[] | undefined>;
+  readonly body: Uint8Array;
+}
+
+/** A failed attempt, thrown inside the retry loop. */
+class AttemptError extends Error {
+  constructor(
+    readonly result: AttemptResult,
+    readonly phase: FailurePhase,
+    readonly retryable: boolean,
+    message: string,
+    readonly stop?: RetryStop,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+  }
+}
+
+/** Everything known about one fragment while it runs. */
+interface FragmentRun {
+  readonly fragment: Fragment;
+  readonly attempts: Attempt[];
+  readonly tried: Set<string>;
+  readonly signal: AbortSignal;
+  readonly deadlineAt: number;
+  started: number;
+  stop: RetryStop | undefined;
+  releaseRetry: (() => void) | undefined;
+}
+
+const defaults = {
+  maxAttempts: 3,
+  connectTimeoutMs: 1_500,
+  attemptTimeoutMs: 30_000,
+  fragmentTimeoutMs: 60_000,
+  keepAliveTimeoutMs: 4_000,
+  maxBodyBytes: 64 * 1024 * 1024,
+  maxInFlight: 256,
+  maxPerWorker: 64,
+  maxQueued: 4_096,
+};
+
+function positiveInteger(name: string, value: number): number {
+  if (!Number.isInteger(value) || value < 1) {
+    throw new ConfigError(name, `option ${name} must be a positive integer, got ${value}`);
+  }
+  return value;
+}
+
+function positiveNumber(name: string, value: number): number {
+  if (!(value > 0) || !Number.isFinite(value)) {
+    throw new ConfigError(name, `option ${name} must be a positive number, got ${value}`);
+  }
+  return value;
+}
+
+/** True when the body can be sent again: text, bytes or a stream factory. */
+function replayable(fragment: Fragment): boolean {
+  const body = fragment.body;
+  return body === undefined || typeof body === 'string' || body instanceof Uint8Array ||
+    typeof body === 'function';
+}
+
+/**
+ * Sends query fragments to workers over one undici pool per worker, retrying on another
+ * worker when one fails, within a per-fragment attempt limit and a dispatcher-wide retry
+ * budget. Every fragment ends with exactly one {@link Outcome}: answered, or failed with an
+ * error naming every worker tried.
+ *
+ * @example
+ * ```ts
+ * await using dispatcher = new FragmentDispatcher(cache, {
+ *   picker: (workers) => createPicker('rendezvous', workers),
+ * });
+ * const outcomes = await dispatcher.fanOut(fragments, { timeoutMs: 10_000 });
+ * for (const outcome of outcomes) {
+ *   if (outcome.ok) console.log(outcome.worker.id, outcome.status);
+ *   else console.error(outcome.error.message);
+ * }
+ * ```
+ */
+export class FragmentDispatcher implements AsyncDisposable {
+  readonly #source: WorkerSource;
+  readonly #policy: PickerPolicy;
+  readonly #options: typeof defaults & { whenNoWorkers: 'wait' | 'fail' };
+  readonly #hedgeAfterMs: number | undefined;
+  readonly #retryStatuses: ReadonlySet<number>;
+  readonly #logger: Logger;
+  readonly #pools: WorkerPools;
+  readonly #health: WorkerHealth;
+  readonly #budget: RetryBudget;
+  readonly #inFlight: Limiter;
+  readonly #perWorker = new Map<string, Limiter>();
+  readonly #workerWaiters = new Set<() => void>();
+  readonly #unsubscribe: () => void;
+  readonly #drained = new Set<() => void>();
+  #picker: Picker;
+  #running = 0;
+  #closed = false;
+
+  constructor(source: WorkerSource, options: FragmentDispatcherOptions) {
+    if (typeof options.picker !== 'function') {
+      const got = typeof options.picker;
+      throw new ConfigError('picker', `option picker must be a function, got ${got}`);
+    }
+    this.#source = source;
+    this.#policy = options.picker;
+    this.#options = validated(options);
+    this.#hedgeAfterMs =
+      options.hedgeAfterMs === undefined
+        ? undefined
+        : positiveNumber('hedgeAfterMs', options.hedgeAfterMs);
+    this.#retryStatuses = new Set(options.retryStatuses ?? defaultRetryStatuses);
+    this.#logger = options.logger ?? silentLogger;
+
+    this.#pools = new WorkerPools({
+      connections: this.#options.maxPerWorker,
+      connectTimeout: this.#options.connectTimeoutMs,
+      keepAliveTimeout: this.#options.keepAliveTimeoutMs,
+      keepAliveMaxTimeout: this.#options.keepAliveTimeoutMs,
+      allowH2: options.allowH2 ?? false,
+    });
+    this.#health = new WorkerHealth({ ...options.health, now: options.now });
+    this.#budget = new RetryBudget({
+      maxTokens: this.#options.maxInFlight,
+      ...options.retryBudget,
+    });
+    this.#inFlight = new Limiter(this.#options.maxInFlight, this.#options.maxQueued);
+
+    this.#picker = this.#policy(source.workers());
+    this.#unsubscribe = source.subscribe((change) => this.#onChange(change));
+  }
+
+  /** The dispatcher's passive health state, for inspection. */
+  get health(): WorkerHealth {
+    return this.#health;
+  }
+
+  /** The dispatcher-wide retry budget, for inspection. */
+  get retryBudget(): RetryBudget {
+    return this.#budget;
+  }
+
+  /** Worker pools open now and retired pools still finishing, for inspection. */
+  get pools(): { open: number; retiring: number } {
+    return { open: this.#pools.size, retiring: this.#pools.retiring };
+  }
+
+  /** Sends one fragment; resolves with its outcome and never rejects for a failed fragment. */
+  async dispatch(fragment: Fragment, options: DispatchOptions = {}): Promise<Outcome> {
+    const [outcome] = await this.fanOut([fragment], { ...options, concurrency: 1 });
+    return outcome as Outcome;
+  }
+
+  /** Sends many fragments with bounded concurrency; one outcome per fragment, in input order. */
+  async fanOut(fragments: Iterable<Fragment>, options: FanOutOptions = {}): Promise<Outcome[]> {
+    const list = [...fragments];
+    const outcomes = new Array<Outcome>(list.length);
+    for await (const outcome of this.fanOutStream(list, options)) {
+      outcomes[outcome.index] = outcome;
+    }
+    return outcomes;
+  }
+
+  /**
+   * Sends many fragments and yields each outcome as it completes. Leaving the loop early
+   * cancels the fragments still running.
+   */
+  async *fanOutStream(
+    fragments: Iterable<Fragment>,
+    options: FanOutOptions = {},
+  ): AsyncGenerator<Outcome, void, undefined> {
+    const list = [...fragments];
+    const concurrency = positiveInteger(
+      'concurrency',
+      options.concurrency ?? this.#options.maxInFlight,
+    );
+    const cancel = new AbortController();
+    const signals = [cancel.signal];
+    if (options.signal) signals.push(options.signal);
+    const queryTimeout =
+      options.timeoutMs === undefined
+        ? undefined
+        : AbortSignal.timeout(positiveNumber('timeoutMs', options.timeoutMs));
+    if (queryTimeout) signals.push(queryTimeout);
+    const context = {
+      signal: AbortSignal.any(signals),
+      caller: options.signal,
+      queryTimeout,
+      queryTimeoutMs: options.timeoutMs,
+      queryDeadlineAt:
+        options.timeoutMs === undefined ? Infinity : performance.now() + options.timeoutMs,
+      cancelled: cancel.signal,
+    };
+
+    const done: Outcome[] = [];
+    let wake: (() => void) | undefined;
+    let next = 0;
+    let running = 0;
+    const launch = (): void => {
+      while (running < concurrency && next < list.length) {
+        const index = next;
+        next += 1;
+        running += 1;
+        void this.#runOne(list[index] as Fragment, index, context).then((outcome) => {
+          running -= 1;
+          done.push(outcome);
+          if (options.failFast && !outcome.ok && !cancel.signal.aborted) {
+            cancel.abort(new AbortedError(`fan-out cancelled: fragment ${index} failed`));
+          }
+          launch();
+          wake?.();
+        });
+      }
+    };
+
+    let yielded = 0;
+    try {
+      launch();
+      while (yielded < list.length) {
+        if (done.length === 0) await new Promise<void>((resolve) => (wake = resolve));
+        const outcome = done.shift();
+        if (!outcome) continue;
+        yielded += 1;
+        yield outcome;
+      }
+    } finally {
+      if (yielded < list.length) cancel.abort(new AbortedError('fan-out consumer stopped'));
+    }
+  }
+
+  /** Stops taking fragments, waits for those running, then closes every pool. */
+  async close(): Promise<void> {
+    if (!this.#closed) {
+      this.#closed = true;
+      this.#unsubscribe();
+      for (const wake of [...this.#workerWaiters]) wake();
+    }
+    while (this.#running > 0) await new Promise<void>((resolve) => this.#drained.add(resolve));
+    await this.#pools.close();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  #onChange(change: WorkerChange): void {
+    this.#picker = this.#policy(change.workers);
+    this.#pools.sync(change);
+    for (const worker of change.added) this.#health.readmit(worker.id);
+    for (const worker of change.removed) this.#perWorker.delete(worker.id);
+    for (const wake of [...this.#workerWaiters]) wake();
+  }
+
+  async #runOne(
+    fragment: Fragment,
+    index: number,
+    context: {
+      signal: AbortSignal;
+      caller: AbortSignal | undefined;
+      queryTimeout: AbortSignal | undefined;
+      queryTimeoutMs: number | undefined;
+      queryDeadlineAt: number;
+      cancelled: AbortSignal;
+    },
+  ): Promise<Outcome> {
+    if (this.#closed) {
+      return { ok: false, index, fragment, error: new DispatcherClosedError(), attempts: [] };
+    }
+    if (typeof fragment.path !== 'string' || !fragment.path.startsWith('/')) {
+      const error = new ConfigError(
+        'fragment.path',
+        `fragment ${index}: path must start with "/", got ${JSON.stringify(fragment.path)}`,
+      );
+      return { ok: false, index, fragment, error, attempts: [] };
+    }
+
+    this.#running += 1;
+    const fragmentTimeout = AbortSignal.timeout(this.#options.fragmentTimeoutMs);
+    const run: FragmentRun = {
+      fragment,
+      attempts: [],
+      tried: new Set(),
+      signal: AbortSignal.any([context.signal, fragmentTimeout]),
+      deadlineAt: Math.min(
+        context.queryDeadlineAt,
+        performance.now() + this.#options.fragmentTimeoutMs,
+      ),
+      started: 0,
+      stop: undefined,
+      releaseRetry: undefined,
+    };
+
+    let releaseSlot: (() => void) | undefined;
+    try {
+      releaseSlot = await this.#inFlight.acquire(run.signal);
+      const answer = await this.#retrying(run);
+      return { ok: true, index, fragment, ...answer, attempts: run.attempts };
+    } catch (error) {
+      const stop = this.#stopReason(run, error, context, fragmentTimeout);
+      const failure =
+        error instanceof QueueFullError
+          ? error
+          : new FragmentFailedError(stop.reason, stop.summary(index), run.attempts, {
+            cause: stop.cause ?? error,
+          });
+      return { ok: false, index, fragment, error: failure, attempts: run.attempts };
+    } finally {
+      releaseSlot?.();
+      run.releaseRetry?.();
+      this.#running -= 1;
+      if (this.#running === 0) for (const resolve of [...this.#drained]) resolve();
+      this.#drained.clear();
+    }
+  }
+
+  /** Works out why a fragment ended without an answer. */
+  #stopReason(
+    run: FragmentRun,
+    error: unknown,
+    context: { caller: AbortSignal | undefined; queryTimeout: AbortSignal | undefined;
+      queryTimeoutMs: number | undefined; cancelled: AbortSignal },
+    fragmentTimeout: AbortSignal,
+  ): { reason: RetryStop; cause: Error | undefined; summary: (index: number) => string } {
+    const last = run.attempts.at(-1);
+    const lastWhy = last ? `last attempt: ${last.result}` : 'no attempt was made';
+
+    if (context.caller?.aborted || context.cancelled.aborted) {
+      const reason = context.caller?.aborted ? context.caller.reason : context.cancelled.reason;
+      const cause = reason instanceof Error ? reason : new AbortedError(String(reason));
+      return { reason: 'aborted', cause, summary: (i) => `fragment ${i} was cancelled` };
+    }
+    if (context.queryTimeout?.aborted) {
+      const cause = new DeadlineExceededError('query', context.queryTimeoutMs ?? 0);
+      return { reason: 'deadline', cause, summary: (i) => `fragment ${i}: ${cause.message}` };
+    }
+    if (fragmentTimeout.aborted) {
+      const cause = new DeadlineExceededError('fragment', this.#options.fragmentTimeoutMs);
+      return { reason: 'deadline', cause, summary: (i) => `fragment ${i}: ${cause.message}` };
+    }
+
+    const reason =
+      run.stop ?? (error instanceof AttemptError ? error.stop : undefined) ?? 'max-attempts';
+    const cause = error instanceof Error ? error : undefined;
+    return {
+      reason,
+      cause,
+      summary: (i) => `fragment ${i} got no answer after ${run.attempts.length} attempt(s), ` +
+        lastWhy,
+    };
+  }
+
+  /** The retry loop: each round picks a worker (and maybe a hedge) and tries once. */
+  async #retrying(run: FragmentRun): Promise<Answer> {
+    return pRetry(
+      async () => {
+        try {
+          return await this.#round(run);
+        } finally {
+          run.releaseRetry?.();
+          run.releaseRetry = undefined;
+        }
+      },
+      {
+        // The real bound is checked in shouldRetry: hedges count as attempts too.
+        retries: this.#options.maxAttempts,
+        minTimeout: 0,
+        maxTimeout: 0,
+        factor: 1,
+        signal: run.signal,
+        shouldRetry: ({ error }) => this.#mayRetry(run, error),
+      },
+    );
+  }
+
+  #mayRetry(run: FragmentRun, error: Error): boolean {
+    const stop = this.#whyNotRetry(run, error);
+    if (stop) {
+      run.stop = stop;
+      return false;
+    }
+
+    // The budget is asked last, so a refusal really means "many failures right now".
+    const release = this.#budget.tryAcquire();
+    if (!release) {
+      run.stop = 'retry-budget';
+      return false;
+    }
+    run.releaseRetry = release;
+    return true;
+  }
+
+  #whyNotRetry(run: FragmentRun, error: Error): RetryStop | undefined {
+    if (!(error instanceof AttemptError)) return 'not-retryable';
+    if (error.stop) return error.stop;
+    if (!error.retryable) return 'not-retryable';
+    if (!replayable(run.fragment)) return 'one-shot-body';
+    if (run.fragment.idempotent === false && error.phase !== 'connect') return 'not-idempotent';
+    if (run.started >= this.#options.maxAttempts) return 'max-attempts';
+    return undefined;
+  }
+
+  /** One round: the first choice, plus a hedged copy if the first is slow. */
+  async #round(run: FragmentRun): Promise<Answer> {
+    const primary = await this.#pickWorker(run, true);
+    if (!primary) {
+      throw new AttemptError('error', 'connect', false, 'no worker', 'no-other-worker');
+    }
+
+    if (this.#hedgeAfterMs === undefined || !replayable(run.fragment)) {
+      return this.#attempt(run, primary.worker, primary.release, run.signal, false);
+    }
+    return this.#hedged(run, primary, this.#hedgeAfterMs);
+  }
+
+  async #hedged(
+    run: FragmentRun,
+    primary: { worker: Worker; release: () => void },
+    hedgeAfterMs: number,
+  ): Promise<Answer> {
+    const first = new AbortController();
+    const firstTry = this.#attempt(
+      run,
+      primary.worker,
+      primary.release,
+      AbortSignal.any([run.signal, first.signal]),
+      false,
+    );
+    let timer: NodeJS.Timeout | undefined;
+    const slow = new Promise<'slow'>((resolve) => {
+      timer = setTimeout(() => resolve('slow'), hedgeAfterMs);
+    });
+    const early = await Promise.race([firstTry.then(() => 'done' as const, () => 'done' as const),
+      slow]);
+    clearTimeout(timer);
+    if (early === 'done' || run.started >= this.#options.maxAttempts) return firstTry;
+
+    const releaseHedge = this.#budget.tryAcquire();
+    const secondary = releaseHedge ? await this.#pickWorker(run, false) : undefined;
+    if (!secondary) {
+      releaseHedge?.();
+      return firstTry;
+    }
+
+    const second = new AbortController();
+    const secondTry = this.#attempt(
+      run,
+      secondary.worker,
+      secondary.release,
+      AbortSignal.any([run.signal, second.signal]),
+      true,
+    ).finally(releaseHedge);
+
+    // First answer wins and the other is cancelled; if one fails, wait for the other.
+    try {
+      const answer = await Promise.any([firstTry, secondTry]);
+      first.abort(new HedgeLost());
+      second.abort(new HedgeLost());
+      await Promise.allSettled([firstTry, secondTry]);
+      return answer;
+    } catch (error) {
+      const errors = error instanceof AggregateError ? error.errors : [error];
+      throw errors.find((e) => e instanceof AttemptError && e.retryable) ?? errors[0];
+    }
+  }
+
+  /**
+   * Picks the best worker not yet tried, holding a per-worker slot. Waits for discovery when
+   * there is no worker at all (unless told to fail). `wait: false` returns undefined rather
+   * than waiting for a slot or a worker, for hedges.
+   */
+  async #pickWorker(
+    run: FragmentRun,
+    wait: boolean,
+  ): Promise<{ worker: Worker; release: () => void } | undefined> {
+    for (;;) {
+      if (run.signal.aborted) throw run.signal.reason;
+      if (this.#closed) throw new AttemptError('error', 'connect', false, 'closed', 'aborted');
+
+      const picker = this.#picker;
+      if (picker.workers.length === 0) {
+        if (!wait) return undefined;
+        if (this.#options.whenNoWorkers === 'fail') {
+          throw new AttemptError('error', 'connect', false, 'no workers known', 'no-workers');
+        }
+        this.#source.requestRefresh('no workers to send fragments to');
+        await this.#workersChanged(run.signal);
+        continue;
+      }
+
+      const worker = this.#choose(run, picker);
+      if (!worker) return undefined;
+      const limiter = this.#limiterFor(worker.id);
+      if (!wait && limiter.active >= limiter.limit) return undefined;
+
+      const release = await limiter.acquire(run.signal);
+      // The set may have changed while this waited for a slot: never use a departed worker.
+      if (this.#picker.workers.some((w) => w.id === worker.id && w.ip === worker.ip &&
+        w.port === worker.port)) {
+        return { worker, release };
+      }
+      release();
+    }
+  }
+
+  /** The first of the key's workers by preference: untried, healthy, ready, in that order. */
+  #choose(run: FragmentRun, picker: Picker): Worker | undefined {
+    const order = picker.pickN(run.fragment.key, picker.workers.length);
+    const untried = order.filter((worker) => !run.tried.has(worker.id));
+    const tiers: Array<(worker: Worker) => boolean> = [
+      (w) => w.state === 'ready' && this.#health.isAvailable(w.id),
+      (w) => this.#health.isAvailable(w.id),
+      (w) => !this.#health.isEjected(w.id),
+      () => true,
+    ];
+    for (const candidates of [untried, order]) {
+      for (const tier of tiers) {
+        const worker = candidates.find(tier);
+        if (worker) return worker;
+      }
+    }
+    return undefined;
+  }
+
+  #limiterFor(id: string): Limiter {
+    let limiter = this.#perWorker.get(id);
+    if (!limiter) {
+      limiter = new Limiter(this.#options.maxPerWorker);
+      this.#perWorker.set(id, limiter);
+    }
+    return limiter;
+  }
+
+  #workersChanged(signal: AbortSignal): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const done = (): void => {
+        this.#workerWaiters.delete(done);
+        signal.removeEventListener('abort', onAbort);
+        resolve();
+      };
+      const onAbort = (): void => {
+        this.#workerWaiters.delete(done);
+        reject(signal.reason);
+      };
+      this.#workerWaiters.add(done);
+      signal.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+
+  /** One HTTP request to one worker, recorded in `run.attempts` however it ends. */
+  async #attempt(
+    run: FragmentRun,
+    worker: Worker,
+    releaseWorker: () => void,
+    signal: AbortSignal,
+    hedge: boolean,
+  ): Promise<Answer> {
+    run.started += 1;
+    run.tried.add(worker.id);
+    const startedAt = performance.now();
+    const record = (result: AttemptResult, extra: { status?: number; error?: string } = {}) => {
+      const durationMs = performance.now() - startedAt;
+      run.attempts.push({ worker, result, durationMs, ...extra, ...(hedge ? { hedge } : {}) });
+      return durationMs;
+    };
+
+    let inBody = false;
+    try {
+      const response = await this.#pools.get(worker).request(this.#request(run, signal));
+      if (this.#retryStatuses.has(response.statusCode)) {
+        throw await this.#unavailable(worker, response, record);
+      }
+
+      inBody = true;
+      const body = await readBody(response.body, this.#options.maxBodyBytes);
+      const durationMs = record('answered', { status: response.statusCode });
+      this.#health.recordSuccess(worker.id, durationMs);
+      this.#budget.recordSuccess();
+      return { worker, status: response.statusCode, headers: response.headers, body };
+    } catch (error) {
+      if (error instanceof AttemptError) throw error;
+      throw this.#failed(worker, error, inBody, signal, record);
+    } finally {
+      releaseWorker();
+    }
+  }
+
+  #request(run: FragmentRun, signal: AbortSignal): Dispatcher.RequestOptions {
+    const fragment = run.fragment;
+    const remaining = Math.max(1, Math.floor(run.deadlineAt - performance.now()));
+    const timeout = Math.min(this.#options.attemptTimeoutMs, remaining);
+    const source = typeof fragment.body === 'function' ? fragment.body() : fragment.body;
+    const body =
+      source === undefined || typeof source === 'string' || source instanceof Uint8Array
+        ? source
+        : Readable.from(source, { objectMode: false });
+    return {
+      path: fragment.path,
+      method: (fragment.method ?? 'POST') as Dispatcher.HttpMethod,
+      headers: fragment.headers ?? {},
+      body: body ?? null,
+      signal,
+      headersTimeout: timeout,
+      bodyTimeout: timeout,
+    };
+  }
+
+  /** A 502/503/504/429: honour Retry-After by keeping the worker out of picks, then retry. */
+  async #unavailable(
+    worker: Worker,
+    response: Dispatcher.ResponseData,
+    record: (result: AttemptResult, extra?: { status?: number; error?: string }) => number,
+  ): Promise<AttemptError> {
+    await response.body.dump().catch(() => undefined);
+    const status = response.statusCode;
+    record('unavailable', { status });
+
+    const holdMs = retryAfterMs(response.headers['retry-after'], Date.now());
+    if (holdMs !== undefined && holdMs > 0) this.#health.holdOff(worker.id, holdMs);
+    if (status === 502 || status === 504) this.#workerFailed(worker, 'bad gateway or timeout');
+    this.#budget.recordFailure();
+    return new AttemptError('unavailable', 'request', true, `worker answered ${status}`);
+  }
+
+  #failed(
+    worker: Worker,
+    error: unknown,
+    inBody: boolean,
+    signal: AbortSignal,
+    record: (result: AttemptResult, extra?: { status?: number; error?: string }) => number,
+  ): AttemptError {
+    const message = error instanceof Error ? error.message : String(error);
+    if (signal.aborted) {
+      // Cancelled from outside: a lost hedge race, a deadline or the caller. Never retried.
+      const result: AttemptResult = signal.reason instanceof HedgeLost ? 'hedge-lost' : 'aborted';
+      record(result, { error: message });
+      return new AttemptError(result, 'request', false, message, 'aborted', { cause: error });
+    }
+
+    const failure = classifyError(error, inBody);
+    record(failure.result, { error: message });
+    if (failure.retryable) this.#budget.recordFailure();
+    if (failure.countsAgainstWorker) this.#workerFailed(worker, failure.result);
+    if (failure.phase === 'connect') {
+      this.#source.requestRefresh(`worker ${worker.id} ${failure.result}`);
+    }
+    return new AttemptError(failure.result, failure.phase, failure.retryable, message, undefined, {
+      cause: error,
+    });
+  }
+
+  #workerFailed(worker: Worker, why: string): void {
+    const ejected = this.#health.recordFailure(worker.id, this.#picker.workers.length);
+    if (ejected) {
+      this.#logger.warn({ worker: worker.id, why }, 'worker ejected after repeated failures');
+    }
+  }
+}
+
+/** The reason given to the attempt that lost a hedge race. */
+class HedgeLost extends Error {
+  constructor() {
+    super('another copy of the fragment answered first');
+  }
+}
+
+function validated(
+  options: FragmentDispatcherOptions,
+): typeof defaults & { whenNoWorkers: 'wait' | 'fail' } {
+  const whenNoWorkers = options.whenNoWorkers ?? 'wait';
+  if (whenNoWorkers !== 'wait' && whenNoWorkers !== 'fail') {
+    throw new ConfigError(
+      'whenNoWorkers',
+      `option whenNoWorkers must be "wait" or "fail", got ${String(whenNoWorkers)}`,
+    );
+  }
+  return {
+    maxAttempts: positiveInteger('maxAttempts', options.maxAttempts ?? defaults.maxAttempts),
+    connectTimeoutMs: positiveNumber(
+      'connectTimeoutMs',
+      options.connectTimeoutMs ?? defaults.connectTimeoutMs,
+    ),
+    attemptTimeoutMs: positiveNumber(
+      'attemptTimeoutMs',
+      options.attemptTimeoutMs ?? defaults.attemptTimeoutMs,
+    ),
+    fragmentTimeoutMs: positiveNumber(
+      'fragmentTimeoutMs',
+      options.fragmentTimeoutMs ?? defaults.fragmentTimeoutMs,
+    ),
+    keepAliveTimeoutMs: positiveNumber(
+      'keepAliveTimeoutMs',
+      options.keepAliveTimeoutMs ?? defaults.keepAliveTimeoutMs,
+    ),
+    maxBodyBytes: positiveInteger('maxBodyBytes', options.maxBodyBytes ?? defaults.maxBodyBytes),
+    maxInFlight: positiveInteger('maxInFlight', options.maxInFlight ?? defaults.maxInFlight),
+    maxPerWorker: positiveInteger('maxPerWorker', options.maxPerWorker ?? defaults.maxPerWorker),
+    maxQueued: positiveInteger('maxQueued', options.maxQueued ?? defaults.maxQueued),
+    whenNoWorkers,
+  };
+}
+
+/** Reads a whole body, stopping (and failing) past `maxBytes`, so memory stays bounded. */
+async function readBody(body: AsyncIterable<Uint8Array> & { destroy(error?: Error): unknown },
+  maxBytes: number): Promise<Uint8Array> {
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for await (const chunk of body) {
+    total += chunk.byteLength;
+    if (total > maxBytes) {
+      const error = new BodyTooLargeError(maxBytes);
+      body.destroy(error);
+      throw error;
+    }
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks, total);
+}

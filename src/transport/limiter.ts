@@ -1,0 +1,76 @@
+import { AbortedError } from '../errors.js';
+import { QueueFullError } from './errors.js';
+
+/**
+ * A counting semaphore with a bounded wait queue: at most `limit` holders at once, at most
+ * `maxQueued` waiting; one more is rejected with {@link QueueFullError} at once.
+ *
+ * @example
+ * ```ts
+ * const limiter = new Limiter(64, 1_000);
+ * const release = await limiter.acquire(signal);
+ * try { await work(); } finally { release(); }
+ * ```
+ */
+export class Limiter {
+  readonly limit: number;
+  readonly maxQueued: number;
+  #active = 0;
+  readonly #waiting: Array<() => void> = [];
+
+  constructor(limit: number, maxQueued = Infinity) {
+    this.limit = limit;
+    this.maxQueued = maxQueued;
+  }
+
+  /** Holders now. */
+  get active(): number {
+    return this.#active;
+  }
+
+  /** Waiters now. */
+  get queued(): number {
+    return this.#waiting.length;
+  }
+
+  /** Waits for a slot; returns the function that gives it back (safe to call twice). */
+  async acquire(signal?: AbortSignal): Promise<() => void> {
+    if (signal?.aborted) throw new AbortedError('aborted while waiting for a slot');
+    if (this.#active < this.limit && this.#waiting.length === 0) return this.#grant();
+    if (this.#waiting.length >= this.maxQueued) throw new QueueFullError(this.maxQueued);
+
+    // A releasing holder hands its slot straight to the first waiter, so no newcomer can
+    // slip in between and push the count over the limit.
+    await new Promise<void>((resolve, reject) => {
+      const wake = (): void => {
+        signal?.removeEventListener('abort', onAbort);
+        resolve();
+      };
+      const onAbort = (): void => {
+        const index = this.#waiting.indexOf(wake);
+        if (index >= 0) this.#waiting.splice(index, 1);
+        reject(new AbortedError('aborted while waiting for a slot', { cause: signal?.reason }));
+      };
+      this.#waiting.push(wake);
+      signal?.addEventListener('abort', onAbort, { once: true });
+    });
+    return this.#releaser();
+  }
+
+  #grant(): () => void {
+    this.#active += 1;
+    return this.#releaser();
+  }
+
+  #releaser(): () => void {
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+
+      const next = this.#waiting.shift();
+      if (next) next();
+      else this.#active -= 1;
+    };
+  }
+}

@@ -1,0 +1,95 @@
+import { ConfigError } from '../errors.js';
+
+/** Options for {@link RetryBudget}. */
+export interface RetryBudgetOptions {
+  /**
+   * The bucket's size. Each failed attempt takes one token, each success gives back
+   * `successRefund`, and retries are allowed while more than half the bucket is left.
+   * Default: the dispatcher's `maxInFlight` (256), so that a quarter of the in-flight
+   * fragments can fail at once, as when one worker of four dies, and all be retried.
+   */
+  readonly maxTokens?: number | undefined;
+  /** Tokens a success gives back. Default 0.1 (ten successes pay for one failure). */
+  readonly successRefund?: number | undefined;
+  /** Retries that may always run at once, even with an empty bucket. Default 3. */
+  readonly minConcurrentRetries?: number | undefined;
+}
+
+/**
+ * A dispatcher-wide limit on retries, after gRPC retry throttling (a token bucket that
+ * failures drain and successes refill) with a floor of concurrent retries that are always
+ * allowed, after Envoy's retry budgets. When every worker is down, the bucket empties after
+ * a burst and the retry rate falls to the floor: a total outage cannot become a retry storm.
+ *
+ * @example
+ * ```ts
+ * const budget = new RetryBudget({ maxTokens: 100 });
+ * budget.recordFailure();
+ * const release = budget.tryAcquire();
+ * if (release) try { await retry(); } finally { release(); }
+ * ```
+ */
+export class RetryBudget {
+  readonly maxTokens: number;
+  readonly successRefund: number;
+  readonly minConcurrentRetries: number;
+  #tokens: number;
+  #active = 0;
+
+  constructor(options: RetryBudgetOptions = {}) {
+    this.maxTokens = options.maxTokens ?? 256;
+    this.successRefund = options.successRefund ?? 0.1;
+    this.minConcurrentRetries = options.minConcurrentRetries ?? 3;
+    if (!(this.maxTokens > 0)) {
+      throw new ConfigError('retryBudget.maxTokens', `must be > 0, got ${this.maxTokens}`);
+    }
+    if (!(this.successRefund >= 0)) {
+      const got = this.successRefund;
+      throw new ConfigError('retryBudget.successRefund', `must be >= 0, got ${got}`);
+    }
+    if (!Number.isInteger(this.minConcurrentRetries) || this.minConcurrentRetries < 0) {
+      throw new ConfigError(
+        'retryBudget.minConcurrentRetries',
+        `must be an integer >= 0, got ${this.minConcurrentRetries}`,
+      );
+    }
+    this.#tokens = this.maxTokens;
+  }
+
+  /** Tokens left. */
+  get tokens(): number {
+    return this.#tokens;
+  }
+
+  /** Retries running now. */
+  get activeRetries(): number {
+    return this.#active;
+  }
+
+  /** A failed attempt drains one token. */
+  recordFailure(): void {
+    this.#tokens = Math.max(0, this.#tokens - 1);
+  }
+
+  /** A successful attempt refills a little. */
+  recordSuccess(): void {
+    this.#tokens = Math.min(this.maxTokens, this.#tokens + this.successRefund);
+  }
+
+  /**
+   * Asks for one retry (or hedge). Returns a function to call when it has finished, or
+   * `undefined` when the budget is spent.
+   */
+  tryAcquire(): (() => void) | undefined {
+    const bucketAllows = this.#tokens > this.maxTokens / 2;
+    if (!bucketAllows && this.#active >= this.minConcurrentRetries) return undefined;
+
+    this.#active += 1;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.#active -= 1;
+    };
+  }
+}
