@@ -67,7 +67,14 @@ export interface EcsDiscoveryOptions {
   readonly logger?: Logger | undefined;
 }
 
-/** The names each ECS setting is read from, first one first. */
+/**
+ * The variables each ECS setting is read from, preferred name first.
+ *
+ * @example
+ * ```ts
+ * console.log(ecsSettingNames.cluster[0]); // 'ECS_WORKER_CLUSTER_NAME'
+ * ```
+ */
 export const ecsSettingNames = {
   cluster: ['ECS_WORKER_CLUSTER_NAME', 'QUERY_WORKER_CLUSTER_NAME'],
   service: ['ECS_WORKER_SERVICE_NAME', 'QUERY_WORKER_SERVICE_NAME'],
