@@ -104,9 +104,25 @@ const clusterArnPattern =
   /^arn:aws[a-z-]*:ecs:[a-z0-9-]+:[0-9]{12}:cluster\/[A-Za-z0-9_-]{1,255}$/;
 
 /**
+ * The name to blame in errors for each explicit setting. The CLI passes its flag names, so a
+ * bad `--query-worker-port` is reported as that flag. Default: the option's own name.
+ *
+ * @example
+ * ```ts
+ * const names: EcsSettingBlame = { port: '--query-worker-port' };
+ * ```
+ */
+export type EcsSettingBlame = Partial<Record<keyof EcsDiscoveryOptions, string>>;
+
+/**
  * Reads ECS discovery settings from the environment; `overrides` (options or CLI flags) win
  * over the environment. Every value is validated here, so a typo fails at start-up with the
- * variable's name rather than as an odd API error later.
+ * name of the variable (or option, or flag) rather than as an odd API error later.
+ *
+ * Besides the worker settings, the standard AWS variables are read from `env` too (region,
+ * endpoint override, and static keys in `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`), exactly
+ * as the SDK would read them from `process.env`, so an `env` other than `process.env` is
+ * honoured whole. Anything not found there is left to the SDK's chains.
  *
  * @throws ConfigError naming the variable, the value at fault and the form expected.
  *
@@ -119,6 +135,7 @@ const clusterArnPattern =
 export function ecsOptionsFromEnv(
   env: Environment,
   overrides: Partial<EcsDiscoveryOptions> = {},
+  names: EcsSettingBlame = {},
 ): EcsDiscoveryOptions {
   const cluster = overrides.cluster ?? required(env, ecsSettingNames.cluster, 'lakerunner');
   const service = overrides.service ?? required(env, ecsSettingNames.service, 'query-worker');
@@ -135,14 +152,16 @@ export function ecsOptionsFromEnv(
       (poll ? parsePositiveInteger(poll, 'seconds') * 1000 : undefined),
     region: overrides.region ?? firstSet(env, ['AWS_REGION', 'AWS_DEFAULT_REGION']),
     endpoint: overrides.endpoint ?? endpointFromEnv(env),
+    credentials: overrides.credentials ?? credentialsFromEnv(env),
   };
 
-  validateEcsOptions(options);
+  validateEcsOptions(options, blameFor(env, overrides, names));
   return options;
 }
 
 /**
- * Checks options given in code with the same rules as the environment, blaming the option.
+ * Checks options with the same rules as the environment. Errors blame `names[option]` when
+ * given, else the option's own name.
  *
  * @throws ConfigError
  *
@@ -151,8 +170,16 @@ export function ecsOptionsFromEnv(
  * validateEcsOptions({ cluster: 'lakerunner', service: 'query-worker', port: 7101 });
  * ```
  */
-export function validateEcsOptions(options: EcsDiscoveryOptions): void {
+export function validateEcsOptions(
+  options: EcsDiscoveryOptions,
+  names: EcsSettingBlame = {},
+): void {
   const { cluster, service, port, refreshIntervalMs, endpoint, region } = options;
+  const bad = (option: keyof EcsDiscoveryOptions, value: unknown, expected: string) => {
+    const setting = names[option] ?? option;
+    return new ConfigError(setting, `${setting} is ${quote(value)}: expected ${expected}`);
+  };
+
   const clusterOk = namePattern.test(cluster) || clusterArnPattern.test(cluster);
   if (typeof cluster !== 'string' || !clusterOk) {
     throw bad('cluster', cluster, 'a cluster name (letters, digits, - and _) or a cluster ARN');
@@ -185,6 +212,36 @@ export function validateEcsOptions(options: EcsDiscoveryOptions): void {
       throw bad(key, value, 'a whole number, 0 or more');
     }
   }
+}
+
+/** For each setting: the flag or option when it was given explicitly, else the variable read. */
+function blameFor(
+  env: Environment,
+  overrides: Partial<EcsDiscoveryOptions>,
+  names: EcsSettingBlame,
+): EcsSettingBlame {
+  const pick = (option: keyof EcsDiscoveryOptions, variables: readonly string[]) =>
+    overrides[option] !== undefined
+      ? (names[option] ?? option)
+      : (firstGiven(...variables.map((name) => ({ name, value: env[name] })))?.name ?? option);
+
+  return {
+    ...names,
+    cluster: pick('cluster', ecsSettingNames.cluster),
+    service: pick('service', ecsSettingNames.service),
+    region: pick('region', ['AWS_REGION', 'AWS_DEFAULT_REGION']),
+    endpoint: pick('endpoint', ['AWS_ENDPOINT_URL_ECS', 'AWS_ENDPOINT_URL']),
+  };
+}
+
+/** Static keys from the environment, as the SDK's first credential provider reads them. */
+function credentialsFromEnv(env: Environment): EcsCredentials | undefined {
+  const accessKeyId = firstSet(env, ['AWS_ACCESS_KEY_ID']);
+  const secretAccessKey = firstSet(env, ['AWS_SECRET_ACCESS_KEY']);
+  if (accessKeyId === undefined || secretAccessKey === undefined) return undefined;
+
+  const sessionToken = firstSet(env, ['AWS_SESSION_TOKEN']);
+  return { accessKeyId, secretAccessKey, sessionToken };
 }
 
 function required(env: Environment, names: readonly string[], example: string): string {
@@ -226,23 +283,3 @@ function isHttpUrl(value: string): boolean {
     return false;
   }
 }
-
-function bad(option: string, value: unknown, expected: string): ConfigError {
-  const variable = variableFor[option];
-  const setting = variable ?? option;
-  const source = variable ? `${variable} (option \`${option}\`)` : `option \`${option}\``;
-  return new ConfigError(
-    setting,
-    `${source} is ${quote(value)}: expected ${expected}`,
-  );
-}
-
-/** The environment variable behind each option, so errors name what operators set. */
-const variableFor: Readonly<Record<string, string>> = {
-  cluster: 'ECS_WORKER_CLUSTER_NAME',
-  service: 'ECS_WORKER_SERVICE_NAME',
-  port: 'QUERY_WORKER_PORT',
-  refreshIntervalMs: 'WORKER_POLL_INTERVAL_SECONDS',
-  region: 'AWS_REGION',
-  endpoint: 'AWS_ENDPOINT_URL_ECS',
-};

@@ -122,6 +122,29 @@ describe('ecsOptionsFromEnv', () => {
     expect(ecsOptionsFromEnv(both).region).toBe('us-east-2');
   });
 
+  it('blames the flag or option given, else the variable actually read', () => {
+    const names = { cluster: '--ecs-worker-cluster-name' };
+    const flag = configErrorOf(() => ecsOptionsFromEnv(base, { cluster: 'a b' }, names));
+    expect(flag.setting).toBe('--ecs-worker-cluster-name');
+    expect(flag.message).toContain('--ecs-worker-cluster-name is "a b"');
+
+    const env = { ECS_WORKER_SERVICE_NAME: 's', QUERY_WORKER_CLUSTER_NAME: 'a b' };
+    expect(configErrorOf(() => ecsOptionsFromEnv(env)).setting).toBe('QUERY_WORKER_CLUSTER_NAME');
+
+    const region = { ...base, AWS_DEFAULT_REGION: 'Nowhere' };
+    expect(configErrorOf(() => ecsOptionsFromEnv(region)).setting).toBe('AWS_DEFAULT_REGION');
+  });
+
+  it('reads static keys from the given environment, as the SDK does from process.env', () => {
+    const env = { ...base, AWS_ACCESS_KEY_ID: 'AKIDFAKE', AWS_SECRET_ACCESS_KEY: 'fake' };
+    expect(ecsOptionsFromEnv(env).credentials).toEqual({
+      accessKeyId: 'AKIDFAKE',
+      secretAccessKey: 'fake',
+      sessionToken: undefined,
+    });
+    expect(ecsOptionsFromEnv(base).credentials).toBeUndefined();
+  });
+
   it('lets explicit options win over the environment', () => {
     const env = { ...base, QUERY_WORKER_PORT: 'invalid-but-overridden' };
     expect(ecsOptionsFromEnv(env, { port: 7101, cluster: 'other' })).toMatchObject({
@@ -133,11 +156,11 @@ describe('ecsOptionsFromEnv', () => {
 
 describe('validateEcsOptions', () => {
   it.each([
-    [{ port: 0 }, 'QUERY_WORKER_PORT', 'option `port`'],
-    [{ port: 71.5 }, 'QUERY_WORKER_PORT', '71.5'],
-    [{ refreshIntervalMs: 10 }, 'WORKER_POLL_INTERVAL_SECONDS', 'refreshIntervalMs'],
-    [{ endpoint: 'ftp://x' }, 'AWS_ENDPOINT_URL_ECS', 'http'],
-    [{ region: 'US East' }, 'AWS_REGION', 'us-east-1'],
+    [{ port: 0 }, 'port', 'port is "0"'],
+    [{ port: 71.5 }, 'port', '71.5'],
+    [{ refreshIntervalMs: 10 }, 'refreshIntervalMs', 'one second'],
+    [{ endpoint: 'ftp://x' }, 'endpoint', 'http'],
+    [{ region: 'US East' }, 'region', 'us-east-1'],
     [{ retries: -1 }, 'retries', '-1'],
   ])('refuses %j, blaming %s', (overrides, setting, text) => {
     const options = { cluster: 'lakerunner', service: 'query-worker', ...overrides };
