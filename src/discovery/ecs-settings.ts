@@ -104,6 +104,19 @@ const clusterArnPattern =
   /^arn:aws[a-z-]*:ecs:[a-z0-9-]+:[0-9]{12}:cluster\/[A-Za-z0-9_-]{1,255}$/;
 
 /**
+ * Explicit settings for {@link ecsOptionsFromEnv}: any option, each winning over its
+ * variable; `undefined` means "read the environment".
+ *
+ * @example
+ * ```ts
+ * const overrides: EcsDiscoveryOverrides = { port: 7101, cluster: undefined };
+ * ```
+ */
+export type EcsDiscoveryOverrides = {
+  readonly [K in keyof EcsDiscoveryOptions]?: EcsDiscoveryOptions[K] | undefined;
+};
+
+/**
  * The name to blame in errors for each explicit setting. The CLI passes its flag names, so a
  * bad `--query-worker-port` is reported as that flag. Default: the option's own name.
  *
@@ -134,7 +147,7 @@ export type EcsSettingBlame = Partial<Record<keyof EcsDiscoveryOptions, string>>
  */
 export function ecsOptionsFromEnv(
   env: Environment,
-  overrides: Partial<EcsDiscoveryOptions> = {},
+  overrides: EcsDiscoveryOverrides = {},
   names: EcsSettingBlame = {},
 ): EcsDiscoveryOptions {
   const cluster = overrides.cluster ?? required(env, ecsSettingNames.cluster, 'lakerunner');
@@ -217,7 +230,7 @@ export function validateEcsOptions(
 /** For each setting: the flag or option when it was given explicitly, else the variable read. */
 function blameFor(
   env: Environment,
-  overrides: Partial<EcsDiscoveryOptions>,
+  overrides: EcsDiscoveryOverrides,
   names: EcsSettingBlame,
 ): EcsSettingBlame {
   const pick = (option: keyof EcsDiscoveryOptions, variables: readonly string[]) =>

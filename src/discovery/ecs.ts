@@ -10,6 +10,7 @@ import {
   validateEcsOptions,
   type EcsCredentials,
   type EcsDiscoveryOptions,
+  type EcsDiscoveryOverrides,
 } from './ecs-settings.js';
 import {
   workersFromEcsTasks,
@@ -140,7 +141,7 @@ export class EcsWorkerDiscovery implements WorkerDiscovery {
    */
   static fromEnv(
     env: Environment = process.env,
-    overrides: Partial<EcsDiscoveryOptions> = {},
+    overrides: EcsDiscoveryOverrides = {},
   ): EcsWorkerDiscovery {
     return new EcsWorkerDiscovery(ecsOptionsFromEnv(env, overrides));
   }

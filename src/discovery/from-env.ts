@@ -2,7 +2,7 @@ import { quote, type Environment } from '../config.js';
 import { ConfigError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { EcsWorkerDiscovery } from './ecs.js';
-import type { EcsDiscoveryOptions } from './ecs-settings.js';
+import type { EcsDiscoveryOverrides } from './ecs-settings.js';
 import { KubernetesWorkerDiscovery, type KubernetesDiscoveryOptions } from './kubernetes.js';
 import {
   StaticWorkerDiscovery,
@@ -51,7 +51,7 @@ export interface CreateDiscoveryOptions {
   /** Explicit Kubernetes settings (`env` and `logger` are filled in). */
   readonly kubernetes?: Omit<KubernetesDiscoveryOptions, 'env'> | undefined;
   /** Explicit ECS settings; the rest come from the environment. */
-  readonly ecs?: Partial<EcsDiscoveryOptions> | undefined;
+  readonly ecs?: EcsDiscoveryOverrides | undefined;
   /** An explicit local worker list (overrides `QUERY_WORKERS`) and resolver. */
   readonly local?:
     | (Pick<StaticWorkerDiscoveryOptions, 'resolveHost'> & {
