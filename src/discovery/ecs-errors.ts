@@ -1,6 +1,16 @@
 import { AbortedError, DiscoveryError, type DiscoveryFailure } from '../errors.js';
 
-/** What was being asked when an ECS call failed, for the message. */
+/**
+ * What was being asked when an ECS call failed, for the message.
+ *
+ * @example
+ * ```ts
+ * const context: EcsCallContext = {
+ *   operation: 'ListTasks', cluster: 'lakerunner', service: 'query-worker',
+ *   server: undefined, attempt: 1, attempts: 5,
+ * };
+ * ```
+ */
 export interface EcsCallContext {
   readonly operation: 'ListTasks' | 'DescribeTasks';
   readonly cluster: string;
@@ -94,6 +104,25 @@ export function ecsFailure(
     status,
     server: context.server,
   });
+}
+
+/**
+ * The error for a request that got no answer within `timeoutMs`. Not retried within the
+ * lookup: each attempt would wait as long again; the cache's next refresh tries later.
+ *
+ * @example
+ * ```ts
+ * throw ecsTimeout(context, 10_000);
+ * ```
+ */
+export function ecsTimeout(context: EcsCallContext, timeoutMs: number): DiscoveryError {
+  return new DiscoveryError(
+    'timeout',
+    `ECS ${context.operation} for service ${JSON.stringify(context.service)} in cluster ` +
+      `${JSON.stringify(context.cluster)} got no answer within ${timeoutMs} ms; check network ` +
+      'access to the ECS endpoint (VPC endpoint, NAT, security groups)',
+    { server: context.server },
+  );
 }
 
 /**

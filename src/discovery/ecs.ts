@@ -3,7 +3,12 @@ import type { Environment } from '../config.js';
 import { AbortedError, DiscoveryError } from '../errors.js';
 import { silentLogger, type Logger } from '../logger.js';
 import { loadEcsSdk } from './ecs-sdk.js';
-import { ecsFailure, isRetryableEcsFailure, type EcsCallContext } from './ecs-errors.js';
+import {
+  ecsFailure,
+  ecsTimeout,
+  isRetryableEcsFailure,
+  type EcsCallContext,
+} from './ecs-errors.js';
 import {
   ecsDefaults,
   ecsOptionsFromEnv,
@@ -229,7 +234,7 @@ export class EcsWorkerDiscovery implements WorkerDiscovery {
       ...(credentials === undefined ? {} : { credentials: staticCredentials(credentials) }),
       // Retries are ours (bounded, abortable, logged), so the SDK must not multiply them.
       maxAttempts: 1,
-      requestHandler: { requestTimeout: timeoutMs, connectionTimeout: timeoutMs },
+      requestHandler: { connectionTimeout: timeoutMs },
     });
 
     return {
@@ -253,7 +258,8 @@ export class EcsWorkerDiscovery implements WorkerDiscovery {
         maxResults: batchSize,
         nextToken,
       };
-      const page = await this.#call('ListTasks', signal, () => api.listTasks(input, signal));
+      const list = (callSignal: AbortSignal) => api.listTasks(input, callSignal);
+      const page = await this.#call('ListTasks', signal, list);
       arns.push(...(page.taskArns ?? []));
       nextToken = page.nextToken || undefined;
     } while (nextToken !== undefined);
@@ -272,7 +278,7 @@ export class EcsWorkerDiscovery implements WorkerDiscovery {
     // One batch at a time: gentler on the account's ECS rate limit than a burst.
     for (let start = 0; start < arns.length; start += batchSize) {
       const input = { cluster: this.cluster, tasks: arns.slice(start, start + batchSize) };
-      const describe = (): Promise<DescribeTasksOutput> => api.describeTasks(input, signal);
+      const describe = (callSignal: AbortSignal) => api.describeTasks(input, callSignal);
       const page = await this.#call('DescribeTasks', signal, describe);
       tasks.push(...(page.tasks ?? []));
       missing += page.failures?.length ?? 0;
@@ -284,9 +290,10 @@ export class EcsWorkerDiscovery implements WorkerDiscovery {
   async #call<T>(
     operation: EcsCallContext['operation'],
     signal: AbortSignal,
-    send: () => Promise<T>,
+    send: (callSignal: AbortSignal) => Promise<T>,
   ): Promise<T> {
     const retries = this.#options.retries ?? ecsDefaults.retries;
+    const timeoutMs = this.#options.requestTimeoutMs ?? ecsDefaults.requestTimeoutMs;
     const context = {
       operation,
       cluster: this.cluster,
@@ -297,9 +304,19 @@ export class EcsWorkerDiscovery implements WorkerDiscovery {
 
     try {
       return await pRetry(
-        (attempt) => send().catch((err: unknown) => {
-          throw ecsFailure(err, { ...context, attempt }, signal);
-        }),
+        async (attempt) => {
+          // Our own deadline per request: it holds whatever the SDK's handler options mean
+          // in a given version, and tells a timeout apart from the caller giving up.
+          const deadline = AbortSignal.timeout(timeoutMs);
+          try {
+            return await send(AbortSignal.any([signal, deadline]));
+          } catch (err) {
+            if (!signal.aborted && deadline.aborted) {
+              throw ecsTimeout({ ...context, attempt }, timeoutMs);
+            }
+            throw ecsFailure(err, { ...context, attempt }, signal);
+          }
+        },
         {
           retries,
           minTimeout: this.#options.minRetryDelayMs ?? ecsDefaults.minRetryDelayMs,

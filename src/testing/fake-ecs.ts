@@ -43,6 +43,8 @@ export interface FakeEcsFault {
   readonly status?: number | undefined;
   /** How many requests in a row get this fault. Default 1; `Infinity` for all. */
   readonly times?: number | undefined;
+  /** Never answer at all (until {@link FakeEcs.close}), to exercise client timeouts. */
+  readonly hang?: boolean | undefined;
 }
 
 /**
@@ -79,7 +81,14 @@ export interface FakeEcsOptions {
   readonly region?: string | undefined;
 }
 
-/** The operations the fake implements. */
+/**
+ * The operations the fake implements.
+ *
+ * @example
+ * ```ts
+ * const operation: FakeEcsOperation = 'DescribeTasks';
+ * ```
+ */
 export type FakeEcsOperation = 'ListTasks' | 'DescribeTasks';
 
 type JsonTask = Record<string, unknown> & { taskArn: string; desiredStatus: string };
@@ -193,7 +202,14 @@ export class FakeEcs {
     this.#faults.set(operation, queue);
   }
 
-  /** Forgets queued faults. @example `fake.clearFaults();` */
+  /**
+   * Forgets queued faults.
+   *
+   * @example
+   * ```ts
+   * fake.clearFaults();
+   * ```
+   */
   clearFaults(): void {
     this.#faults.clear();
   }
@@ -220,7 +236,14 @@ export class FakeEcs {
     return this.#endpoint;
   }
 
-  /** Stops the server and drops its connections. @example `await fake.close();` */
+  /**
+   * Stops the server and drops its connections, including any left hanging.
+   *
+   * @example
+   * ```ts
+   * await fake.close();
+   * ```
+   */
   async close(): Promise<void> {
     const server = this.#server;
     if (!server) return;
@@ -284,6 +307,7 @@ export class FakeEcs {
     this.requests.push({ operation, body, accessKeyId: signingKeyId(req.headers.authorization) });
 
     const fault = this.#takeFault(operation);
+    if (fault?.hang) return;
     if (fault) {
       const status = fault.status ?? (fault.type === 'ServerException' ? 500 : 400);
       reply(res, status, { __type: fault.type, message: fault.message ?? fault.type });

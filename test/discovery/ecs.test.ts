@@ -234,6 +234,14 @@ describe('EcsWorkerDiscovery failures', () => {
     expect(err.message).toContain('ECONNREFUSED');
   });
 
+  it('reports an endpoint that never answers as a timeout', async () => {
+    fake.setTasks(cluster, service, [{}]);
+    fake.failNext('ListTasks', { type: 'unused', hang: true });
+
+    const err = await failure(discovery({ requestTimeoutMs: 50 }).getWorkers());
+    expect(err.reason).toBe('timeout');
+  });
+
   it('stops waiting to retry when the signal aborts', async () => {
     fake.setTasks(cluster, service, [{}]);
     fake.failNext('ListTasks', { type: 'ThrottlingException', times: Infinity });
