@@ -11,7 +11,14 @@ import { debugEcsDiscovery } from './debug-ecs.js';
 import { debugKubernetesDiscovery } from './debug-kubernetes.js';
 import { ExitCode, type CliIo } from './io.js';
 
-/** Help text for `lakerunner debug discovery`. */
+/**
+ * Help text for `lakerunner debug discovery`.
+ *
+ * @example
+ * ```ts
+ * io.stdout(debugDiscoveryHelp);
+ * ```
+ */
 export const debugDiscoveryHelp = `Usage: lakerunner debug discovery [flags]
 
 Lists the query workers that the discovery chosen by EXECUTION_ENVIRONMENT sees, exactly

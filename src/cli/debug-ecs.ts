@@ -6,7 +6,14 @@ import { workerAddress } from '../discovery/worker.js';
 import { ConfigError } from '../errors.js';
 import { ExitCode, type CliIo } from './io.js';
 
-/** Help text for `lakerunner debug ecs-discovery`. */
+/**
+ * Help text for `lakerunner debug ecs-discovery`.
+ *
+ * @example
+ * ```ts
+ * io.stdout(debugEcsHelp);
+ * ```
+ */
 export const debugEcsHelp = `Usage: lakerunner debug ecs-discovery [flags]
 
 Lists the query workers that ECS discovery sees, the way a coordinator would,
