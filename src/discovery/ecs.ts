@@ -168,6 +168,12 @@ export class EcsWorkerDiscovery implements WorkerDiscovery {
     }
 
     const api = await this.#getApi();
+    if (this.#closed) {
+      // close() ran while the SDK was loading: do not keep a client nobody will destroy.
+      api.destroy();
+      throw new DiscoveryError('unavailable', 'this ECS worker discovery has been closed');
+    }
+
     const arns = await this.#listTaskArns(api, signal);
     const { tasks, missing } = await this.#describeTasks(api, arns, signal);
     const selection = workersFromEcsTasks(tasks, this.port);
