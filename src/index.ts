@@ -102,6 +102,39 @@ export type { RetryBudgetOptions } from './transport/retry-budget.js';
 export { WorkerHealth } from './transport/health.js';
 export type { WorkerHealthOptions, WorkerHealthState } from './transport/health.js';
 export {
+  createAddressPolicy,
+  parseCidrs,
+  type AddressPolicy,
+  type AddressPolicyOptions,
+  type AddressRefusal,
+} from './discovery/address-policy.js';
+export {
+  channelNames,
+  type DiscoverySyncMessage,
+  type DiscoveryChangeMessage,
+  type FanOutStartMessage,
+  type FanOutEndMessage,
+  type AttemptStartMessage,
+  type AttemptEndMessage,
+  type FragmentEndMessage,
+  type EjectionMessage,
+  type RetryBudgetExhaustedMessage,
+} from './observability/channels.js';
+export {
+  instrumentPrometheus,
+  type PromClientLike,
+  type PrometheusOptions,
+} from './observability/prometheus.js';
+export {
+  instrumentOpenTelemetry,
+  type OpenTelemetryApi,
+  type OpenTelemetryOptions,
+} from './observability/opentelemetry.js';
+export type { SliceWorkers, EndpointLike } from './discovery/endpoint-slices.js';
+export type { SettingNames } from './discovery/kubernetes-settings.js';
+export type { SelectorOperator } from './discovery/label-selector.js';
+export type { RawSetting } from './config.js';
+export {
   StaticWorkerDiscovery,
   DEFAULT_LOCAL_WORKERS,
   splitWorkerList,
@@ -115,7 +148,12 @@ export type {
 export { EcsWorkerDiscovery } from './discovery/ecs.js';
 export type { EcsDiscoveryReport } from './discovery/ecs.js';
 export { ecsOptionsFromEnv, ecsDefaults } from './discovery/ecs-settings.js';
-export type { EcsDiscoveryOptions, EcsCredentials } from './discovery/ecs-settings.js';
+export type {
+  EcsDiscoveryOptions,
+  EcsDiscoveryOverrides,
+  EcsCredentials,
+  EcsSettingBlame,
+} from './discovery/ecs-settings.js';
 export { workersFromEcsTasks } from './discovery/ecs-tasks.js';
 export type { EcsTaskLike, EcsSkippedTasks, EcsWorkerSelection } from './discovery/ecs-tasks.js';
 export {

@@ -10,6 +10,7 @@ import { ConfigError } from '../errors.js';
 import { debugEcsDiscovery } from './debug-ecs.js';
 import { debugKubernetesDiscovery } from './debug-kubernetes.js';
 import { ExitCode, type CliIo } from './io.js';
+import { cliLogger } from './logger.js';
 
 /**
  * Help text for `lakerunner debug discovery`.
@@ -33,7 +34,7 @@ Every other flag belongs to the selected source:
   kubernetes  see "lakerunner debug kubernetes-discovery --help"
   ecs         see "lakerunner debug ecs-discovery --help"
   local       --query-workers=LIST (QUERY_WORKERS, default ${DEFAULT_LOCAL_WORKERS}),
-              --output=text|json
+              --output=text|json, --log-level=LEVEL
 
 Exit status:
   0  workers found
@@ -108,6 +109,7 @@ async function debugLocalDiscovery(args: string[], io: CliIo): Promise<number> {
     options: {
       'query-workers': { type: 'string' },
       output: { type: 'string', default: 'text' },
+      'log-level': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -122,6 +124,8 @@ async function debugLocalDiscovery(args: string[], io: CliIo): Promise<number> {
       'expected "text" or "json"');
   }
 
+  // Validated for parity with the other sources; a static list has nothing to log.
+  cliLogger(values['log-level'], io);
   const list = values['query-workers'];
   const discovery = list === undefined
     ? StaticWorkerDiscovery.fromEnv(io.env)

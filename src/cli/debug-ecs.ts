@@ -5,6 +5,7 @@ import { ecsOptionsFromEnv, type EcsSettingBlame } from '../discovery/ecs-settin
 import { workerAddress } from '../discovery/worker.js';
 import { ConfigError } from '../errors.js';
 import { ExitCode, type CliIo } from './io.js';
+import { cliLogger, logLevelHelp } from './logger.js';
 
 /**
  * Help text for `lakerunner debug ecs-discovery`.
@@ -20,19 +21,20 @@ Lists the query workers that ECS discovery sees, the way a coordinator would,
 and explains an empty result. It only lists workers; it never contacts them.
 
 Flags (each defaults to its environment variable):
-  --ecs-worker-cluster-name=NAME     cluster name or ARN (ECS_WORKER_CLUSTER_NAME,
-                                     or QUERY_WORKER_CLUSTER_NAME)
-  --ecs-worker-service-name=NAME     the workers' service (ECS_WORKER_SERVICE_NAME,
-                                     or QUERY_WORKER_SERVICE_NAME)
-  --query-worker-port=PORT           port the workers answer on (QUERY_WORKER_PORT),
-                                     1-65535, default 8081
-  --worker-poll-interval-seconds=N   how often a coordinator re-lists
-                                     (WORKER_POLL_INTERVAL_SECONDS), default 10
-  --region=REGION                    AWS region (AWS_REGION, AWS_DEFAULT_REGION)
-  --endpoint-url=URL                 ECS endpoint override (AWS_ENDPOINT_URL_ECS,
-                                     AWS_ENDPOINT_URL)
-  --output=text|json                 report format (default text)
-  -h, --help                         show this help
+  --ecs-worker-cluster-name=NAME  cluster name or ARN (ECS_WORKER_CLUSTER_NAME,
+                                  or QUERY_WORKER_CLUSTER_NAME)
+  --ecs-worker-service-name=NAME  the workers' service (ECS_WORKER_SERVICE_NAME,
+                                  or QUERY_WORKER_SERVICE_NAME)
+  --query-worker-port=PORT        port the workers answer on (QUERY_WORKER_PORT),
+                                  1-65535, default 8081
+  --worker-poll-interval-seconds=N
+                                  how often a coordinator re-lists
+                                  (WORKER_POLL_INTERVAL_SECONDS), default 10
+  --region=REGION                 AWS region (AWS_REGION, AWS_DEFAULT_REGION)
+  --endpoint-url=URL              ECS endpoint override (AWS_ENDPOINT_URL_ECS,
+                                  AWS_ENDPOINT_URL)
+  --output=text|json              report format (default text)
+${logLevelHelp}  -h, --help                      show this help
 
 AWS access: the SDK's standard credential chain (environment keys, AWS_PROFILE and
 shared config, the ECS task role). Needs ecs:ListTasks and ecs:DescribeTasks, and the
@@ -74,6 +76,7 @@ export async function debugEcsDiscovery(args: string[], io: CliIo): Promise<numb
       region: { type: 'string' },
       'endpoint-url': { type: 'string' },
       output: { type: 'string', default: 'text' },
+      'log-level': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -88,6 +91,7 @@ export async function debugEcsDiscovery(args: string[], io: CliIo): Promise<numb
       'expected "text" or "json"');
   }
 
+  const logger = cliLogger(values['log-level'], io);
   const port = values['query-worker-port'];
   const poll = values['worker-poll-interval-seconds'];
   const options = ecsOptionsFromEnv(io.env, {
@@ -100,6 +104,7 @@ export async function debugEcsDiscovery(args: string[], io: CliIo): Promise<numb
     ),
     region: values.region,
     endpoint: values['endpoint-url'],
+    logger,
   }, flagNames);
   const discovery = new EcsWorkerDiscovery(options);
 
