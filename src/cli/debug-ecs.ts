@@ -166,6 +166,11 @@ async function report(
   return found;
 }
 
+function refusalText(report: EcsDiscoveryReport): string {
+  const reasons = Object.entries(report.refusals).map(([reason, count]) => `${count} ${reason}`);
+  return reasons.length > 0 ? ` (${reasons.join(', ')})` : '';
+}
+
 /**
  * The checklist printed when ECS discovery finds no workers: each usual cause with what the
  * lookup saw that bears on it, so the reader can rule causes out at a glance.
@@ -192,6 +197,8 @@ export function explainNoEcsWorkers(report: EcsDiscoveryReport): string[] {
     'Network mode: workers need awsvpc networking, where each task has its own private IPv4 ' +
       `(${skipped.noAddress} running task(s) without one)`,
     `Churn: ${report.missingTasks} listed task(s) were gone by the time they were described`,
+    `Address policy (${report.addressPolicy}): ${skipped.refusedAddress} task address(es) ` +
+      `refused${refusalText(report)}`,
   ];
 
   return [

@@ -1,5 +1,6 @@
 import { ConfigError } from '../errors.js';
 import type { Logger } from '../logger.js';
+import type { AddressPolicy } from './address-policy.js';
 import {
   firstGiven,
   missingSetting,
@@ -63,6 +64,11 @@ export interface EcsDiscoveryOptions {
   readonly maxRetryDelayMs?: number | undefined;
   /** How long one API request may take before it fails as a timeout. Default 10,000 ms. */
   readonly requestTimeoutMs?: number | undefined;
+  /**
+   * Which task addresses may become workers. Default `createAddressPolicy()`: loopback,
+   * link-local (the metadata service), multicast and unspecified addresses are refused.
+   */
+  readonly addressPolicy?: AddressPolicy | undefined;
   /** Where to log retries; silent by default. */
   readonly logger?: Logger | undefined;
 }

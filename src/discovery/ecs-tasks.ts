@@ -1,4 +1,5 @@
 import { isIPv4 } from 'node:net';
+import type { AddressPolicy, AddressRefusal } from './address-policy.js';
 import { compareWorkers, type Worker } from './worker.js';
 
 /**
@@ -54,6 +55,11 @@ export interface EcsSkippedTasks {
    * not in `awsvpc` network mode, or in IPv6-only subnets.
    */
   readonly noAddress: number;
+  /**
+   * Running, not unhealthy tasks whose address the address policy refused (loopback,
+   * link-local such as 169.254.169.254, outside the allowed CIDRs, ...).
+   */
+  readonly refusedAddress: number;
   /** Tasks without a `taskArn`, or listed twice. */
   readonly malformed: number;
 }
@@ -74,6 +80,8 @@ export interface EcsWorkerSelection {
   readonly skipped: EcsSkippedTasks;
   /** How many tasks were in each `lastStatus` (PROVISIONING, PENDING, RUNNING, ...). */
   readonly byLastStatus: Readonly<Record<string, number>>;
+  /** Refused addresses by reason, so a report can say why. */
+  readonly refusals: Readonly<Partial<Record<AddressRefusal, number>>>;
 }
 
 /** The ENI attachment detail that holds the task's private IPv4 address. */
@@ -88,19 +96,26 @@ const privateIPv4Detail = 'privateIPv4Address';
  * the task ARN is the worker id, so a worker keeps its hash keys for its whole life. A task
  * still RUNNING whose `desiredStatus` is STOPPED is shutting down and becomes `draining`.
  *
+ * Whoever can start tasks in the service decides where fragments go, so addresses are checked
+ * against `policy` (see `createAddressPolicy`) when one is given; refused ones are counted.
+ *
  * @param port - The port every worker task listens on (`QUERY_WORKER_PORT`).
+ * @param policy - Which addresses may become workers; none checks nothing.
  *
  * @example
  * ```ts
- * const { workers, skipped } = workersFromEcsTasks(response.tasks ?? [], 8081);
+ * const policy = createAddressPolicy();
+ * const { workers, skipped } = workersFromEcsTasks(response.tasks ?? [], 8081, policy);
  * ```
  */
 export function workersFromEcsTasks(
   tasks: readonly EcsTaskLike[],
   port: number,
+  policy?: Pick<AddressPolicy, 'check'>,
 ): EcsWorkerSelection {
-  const skipped = { notRunning: 0, unhealthy: 0, noAddress: 0, malformed: 0 };
+  const skipped = { notRunning: 0, unhealthy: 0, noAddress: 0, refusedAddress: 0, malformed: 0 };
   const byLastStatus: Record<string, number> = {};
+  const refusals: Partial<Record<AddressRefusal, number>> = {};
   const byArn = new Map<string, Worker>();
 
   for (const task of tasks) {
@@ -109,15 +124,19 @@ export function workersFromEcsTasks(
 
     const arn = task.taskArn;
     const ip = privateIPv4Of(task);
+    const refusal = ip === undefined ? undefined : policy?.check(ip);
     if (!arn || byArn.has(arn)) skipped.malformed += 1;
     else if (status !== 'RUNNING') skipped.notRunning += 1;
     else if (task.healthStatus === 'UNHEALTHY') skipped.unhealthy += 1;
     else if (ip === undefined) skipped.noAddress += 1;
-    else byArn.set(arn, taskWorker(task, arn, ip, port));
+    else if (refusal !== undefined) {
+      skipped.refusedAddress += 1;
+      refusals[refusal] = (refusals[refusal] ?? 0) + 1;
+    } else byArn.set(arn, taskWorker(task, arn, ip, port));
   }
 
   const workers = [...byArn.values()].sort(compareWorkers);
-  return { workers, skipped, byLastStatus };
+  return { workers, skipped, byLastStatus, refusals };
 }
 
 function taskWorker(task: EcsTaskLike, arn: string, ip: string, port: number): Worker {

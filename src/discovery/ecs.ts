@@ -21,7 +21,9 @@ import {
   workersFromEcsTasks,
   type EcsSkippedTasks,
   type EcsTaskLike,
+  type EcsWorkerSelection,
 } from './ecs-tasks.js';
+import { createAddressPolicy, type AddressPolicy } from './address-policy.js';
 import type { GetWorkersOptions, Worker, WorkerDiscovery } from './worker.js';
 
 /**
@@ -52,6 +54,10 @@ export interface EcsDiscoveryReport {
   readonly skipped: EcsSkippedTasks;
   /** Described tasks by `lastStatus`. */
   readonly byLastStatus: Readonly<Record<string, number>>;
+  /** Addresses the address policy refused, by reason. */
+  readonly refusals: EcsWorkerSelection['refusals'];
+  /** The address policy in force, described. */
+  readonly addressPolicy: string;
 }
 
 /** The two SDK calls this source makes, narrowed so the SDK's types stay out of our API. */
@@ -119,6 +125,7 @@ export class EcsWorkerDiscovery implements WorkerDiscovery {
 
   readonly #options: EcsDiscoveryOptions;
   readonly #logger: Logger;
+  readonly #addressPolicy: AddressPolicy;
   #api: Promise<EcsApi> | undefined;
   #report: EcsDiscoveryReport | undefined;
   #closed = false;
@@ -134,6 +141,7 @@ export class EcsWorkerDiscovery implements WorkerDiscovery {
     this.port = options.port ?? ecsDefaults.port;
     this.refreshIntervalMs = options.refreshIntervalMs ?? ecsDefaults.refreshIntervalMs;
     this.#logger = options.logger ?? silentLogger;
+    this.#addressPolicy = options.addressPolicy ?? createAddressPolicy();
   }
 
   /**
@@ -176,7 +184,7 @@ export class EcsWorkerDiscovery implements WorkerDiscovery {
 
     const arns = await this.#listTaskArns(api, signal);
     const { tasks, missing } = await this.#describeTasks(api, arns, signal);
-    const selection = workersFromEcsTasks(tasks, this.port);
+    const selection = workersFromEcsTasks(tasks, this.port, this.#addressPolicy);
 
     this.#report = {
       cluster: this.cluster,
@@ -189,6 +197,8 @@ export class EcsWorkerDiscovery implements WorkerDiscovery {
       workers: selection.workers.length,
       skipped: selection.skipped,
       byLastStatus: selection.byLastStatus,
+      refusals: selection.refusals,
+      addressPolicy: this.#addressPolicy.description,
     };
     return selection.workers;
   }

@@ -95,6 +95,7 @@ describe('lakerunner debug ecs-discovery', () => {
       { lastStatus: 'PENDING' },
       { healthStatus: 'UNHEALTHY' },
       { ip: null },
+      { ip: '169.254.169.254' },
     ]);
 
     const { status, stdout } = await cli(['debug', 'ecs-discovery'], ecsEnv);
@@ -102,7 +103,8 @@ describe('lakerunner debug ecs-discovery', () => {
     expect(status).toBe(3);
     expect(stdout).toContain('Found 0 workers:');
     expect(stdout).toContain('No workers found. Check, in order:');
-    expect(stdout).toContain('3 task(s) of service "query-worker"');
+    expect(stdout).toContain('4 task(s) of service "query-worker"');
+    expect(stdout).toContain('1 task address(es) refused (1 link-local)');
     expect(stdout).toContain('(1 PENDING)');
     expect(stdout).toContain('reports UNHEALTHY are left out (1)');
     expect(stdout).toContain('(1 running task(s) without one)');

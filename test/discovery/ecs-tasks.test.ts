@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { createAddressPolicy } from '../../src/discovery/address-policy.js';
 import { workersFromEcsTasks, type EcsTaskLike } from '../../src/discovery/ecs-tasks.js';
 
 const arn = (id: string): string => `arn:aws:ecs:us-east-1:123456789012:task/lr/${id}`;
@@ -24,7 +25,7 @@ function task(id: string, overrides: Partial<EcsTaskLike> & { ip?: string } = {}
   };
 }
 
-const noSkips = { notRunning: 0, unhealthy: 0, noAddress: 0, malformed: 0 };
+const noSkips = { notRunning: 0, unhealthy: 0, noAddress: 0, refusedAddress: 0, malformed: 0 };
 
 describe('workersFromEcsTasks', () => {
   it.each<[string, EcsTaskLike, 'ready' | 'draining' | keyof typeof noSkips]>([
@@ -108,6 +109,33 @@ describe('workersFromEcsTasks', () => {
       workers: [],
       skipped: noSkips,
       byLastStatus: {},
+      refusals: {},
     });
+  });
+
+  it('skips and counts addresses the policy refuses', () => {
+    const tasks = [
+      task('meta', { ip: '169.254.169.254' }),
+      task('loop', { ip: '127.0.0.1' }),
+      task('zero', { ip: '0.0.0.0' }),
+      task('ok', { ip: '10.0.1.7' }),
+      task('far', { ip: '192.168.1.1' }),
+    ];
+
+    const selection = workersFromEcsTasks(
+      tasks,
+      8081,
+      createAddressPolicy({ allowedCidrs: ['10.0.0.0/8'] }),
+    );
+
+    expect(selection.workers.map((w) => w.id)).toEqual([arn('ok')]);
+    expect(selection.skipped).toEqual({ ...noSkips, refusedAddress: 4 });
+    expect(selection.refusals).toEqual({
+      'link-local': 1,
+      loopback: 1,
+      unspecified: 1,
+      'not-allowed': 1,
+    });
+    expect(workersFromEcsTasks(tasks, 8081).workers).toHaveLength(5);
   });
 });

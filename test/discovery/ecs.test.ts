@@ -1,5 +1,6 @@
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { AbortedError, DiscoveryError } from '../../src/errors.js';
+import { createAddressPolicy } from '../../src/discovery/address-policy.js';
 import { EcsWorkerDiscovery } from '../../src/discovery/ecs.js';
 import { loadEcsSdk } from '../../src/discovery/ecs-sdk.js';
 import type { EcsDiscoveryOptions } from '../../src/discovery/ecs-settings.js';
@@ -111,7 +112,7 @@ describe('EcsWorkerDiscovery against a fake ECS endpoint', () => {
       describedTasks: 9,
       missingTasks: 1,
       workers: 2,
-      skipped: { notRunning: 5, unhealthy: 1, noAddress: 1, malformed: 0 },
+      skipped: { notRunning: 5, unhealthy: 1, noAddress: 1, refusedAddress: 0, malformed: 0 },
       byLastStatus: {
         RUNNING: 4, PROVISIONING: 1, PENDING: 1, ACTIVATING: 1, DEACTIVATING: 1, STOPPING: 1,
       },
@@ -125,6 +126,17 @@ describe('EcsWorkerDiscovery against a fake ECS endpoint', () => {
     expect(await source.getWorkers()).toEqual([]);
     expect(operations()).toEqual(['ListTasks']);
     expect(source.lastReport()?.listedTasks).toBe(0);
+  });
+
+  it('refuses task addresses such as the metadata service by default', async () => {
+    fake.setTasks(cluster, service, [{ ip: '169.254.169.254' }, { ip: '127.0.0.1' }, {}]);
+    const source = discovery();
+
+    expect(await source.getWorkers()).toHaveLength(1);
+    expect(source.lastReport()?.refusals).toEqual({ 'link-local': 1, loopback: 1 });
+
+    const permissive = discovery({ addressPolicy: createAddressPolicy({ allowLoopback: true }) });
+    expect(await permissive.getWorkers()).toHaveLength(2);
   });
 
   it('accepts a cluster ARN', async () => {
