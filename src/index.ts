@@ -155,3 +155,35 @@ export {
   type WatchEventType,
   type WatchStreamRequest,
 } from './discovery/watch-stream.js';
+export {
+  StaticWorkerDiscovery,
+  DEFAULT_LOCAL_WORKERS,
+  splitWorkerList,
+} from './discovery/static.js';
+export type {
+  StaticWorkerDiscoveryOptions,
+  StaticWorkerEntry,
+  StaticWorkerInit,
+  HostResolver,
+} from './discovery/static.js';
+export { EcsWorkerDiscovery } from './discovery/ecs.js';
+export type { EcsDiscoveryReport } from './discovery/ecs.js';
+export { ecsOptionsFromEnv, ecsDefaults } from './discovery/ecs-settings.js';
+export type {
+  EcsDiscoveryOptions,
+  EcsDiscoveryOverrides,
+  EcsCredentials,
+  EcsSettingBlame,
+} from './discovery/ecs-settings.js';
+export { workersFromEcsTasks } from './discovery/ecs-tasks.js';
+export type { EcsTaskLike, EcsSkippedTasks, EcsWorkerSelection } from './discovery/ecs-tasks.js';
+export {
+  createDiscoveryFromEnv,
+  parseExecutionEnvironment,
+  executionEnvironments,
+} from './discovery/from-env.js';
+export type {
+  ExecutionEnvironment,
+  ConfiguredDiscovery,
+  CreateDiscoveryOptions,
+} from './discovery/from-env.js';

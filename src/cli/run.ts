@@ -1,4 +1,6 @@
 import { ConfigError, DiscoveryError, LakerunnerError } from '../errors.js';
+import { debugDiscovery } from './debug-discovery.js';
+import { debugEcsDiscovery } from './debug-ecs.js';
 import { debugKubernetesDiscovery } from './debug-kubernetes.js';
 import { ExitCode, type CliIo } from './io.js';
 
@@ -7,6 +9,8 @@ type Command = (args: string[], io: CliIo) => Promise<number>;
 /** Debug commands by name; a new command is a new file and one line here. */
 const debugCommands: Record<string, Command> = {
   'kubernetes-discovery': debugKubernetesDiscovery,
+  'ecs-discovery': debugEcsDiscovery,
+  discovery: debugDiscovery,
 };
 
 /** Top-level help for `lakerunner`. */
@@ -14,6 +18,8 @@ export const mainHelp = `Usage: lakerunner <command> [flags]
 
 Commands:
   debug kubernetes-discovery   list the workers Kubernetes discovery sees, and explain none
+  debug ecs-discovery          list the workers ECS discovery sees, and explain none
+  debug discovery              the same for the source EXECUTION_ENVIRONMENT selects
 
 Run "lakerunner debug <command> --help" for a command's flags.
 

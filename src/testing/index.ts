@@ -1,6 +1,7 @@
 /**
  * In-process fakes for tests and demos: a Kubernetes API server speaking real HTTPS list
- * requests on 127.0.0.1, and helpers to build EndpointSlices.
+ * requests on 127.0.0.1, and helpers to build EndpointSlices; an Amazon ECS API speaking the
+ * real JSON protocol on 127.0.0.1.
  *
  * @packageDocumentation
  */
@@ -26,3 +27,11 @@ export type {
 } from './fake-worker.js';
 export { spawnFakeWorker, FakeWorkerSpawnError } from './fake-worker-process.js';
 export type { FakeWorkerProcess } from './fake-worker-process.js';
+export { FakeEcs } from './fake-ecs.js';
+export type {
+  FakeEcsFault,
+  FakeEcsOperation,
+  FakeEcsOptions,
+  FakeEcsRequest,
+  FakeEcsTaskInit,
+} from './fake-ecs.js';
