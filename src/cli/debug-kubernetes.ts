@@ -10,6 +10,7 @@ import { workerAddress } from '../discovery/worker.js';
 import { ConfigError, DiscoveryError } from '../errors.js';
 import { explainNoWorkers, rbacRoleSnippet } from './explain.js';
 import { cliLogger, logLevelHelp } from './logger.js';
+import { watchChanges, watchHelp } from './watch-changes.js';
 import { ExitCode, type CliIo } from './io.js';
 
 /** Help text for `lakerunner debug kubernetes-discovery`. */
@@ -27,7 +28,7 @@ Flags (each defaults to its environment variable):
                                   endpointslices (default; slices carry their Service's
                                   labels) or services (Services' labels, then their slices)
   --output=text|json              report format (default text)
-${logLevelHelp}  -h, --help                      show this help
+${watchHelp}${logLevelHelp}  -h, --help                      show this help
 
 Cluster access: the kubeconfig named by KUBECONFIG (or ~/.kube/config), else the pod's
 in-cluster service account.
@@ -59,6 +60,7 @@ export async function debugKubernetesDiscovery(args: string[], io: CliIo): Promi
       'selector-target': { type: 'string' },
       output: { type: 'string', default: 'text' },
       'log-level': { type: 'string' },
+      watch: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -118,7 +120,11 @@ export async function debugKubernetesDiscovery(args: string[], io: CliIo): Promi
       workers,
       report,
     };
-    io.stdout(`${JSON.stringify(result, null, 2)}\n`);
+    io.stdout(`${JSON.stringify(result, null, values.watch ? undefined : 2)}\n`);
+    if (values.watch) {
+      await watchChanges(discovery, workers, io, { json: true, logger });
+      return ExitCode.ok;
+    }
     return workers.length > 0 ? ExitCode.ok : ExitCode.noWorkers;
   }
 
@@ -133,6 +139,10 @@ export async function debugKubernetesDiscovery(args: string[], io: CliIo): Promi
     lines.push('', ...explainNoWorkers(settings, report, context));
   }
   io.stdout(`${lines.join('\n')}\n`);
+  if (values.watch) {
+    await watchChanges(discovery, workers, io, { json: false, logger });
+    return ExitCode.ok;
+  }
   return workers.length > 0 ? ExitCode.ok : ExitCode.noWorkers;
 }
 

@@ -1,3 +1,9 @@
+import {
+  channels,
+  publish,
+  type DiscoveryChangeMessage,
+  type DiscoverySyncMessage,
+} from '../observability/channels.js';
 import { AbortedError, DiscoveryError, LakerunnerError } from '../errors.js';
 import { silentLogger, type Logger } from '../logger.js';
 import { diffWorkers, isEmptyChange, type WorkerChange } from './diff.js';
@@ -363,6 +369,7 @@ export class WorkerCache implements WorkerSource, AsyncDisposable {
   #markSynced(): void {
     const recovered = this.#lastError !== undefined;
     this.#lastSyncAt = this.#now();
+    this.#publishSync(undefined);
     this.#lastError = undefined;
     this.#failures = 0;
     if (recovered) {
@@ -375,11 +382,13 @@ export class WorkerCache implements WorkerSource, AsyncDisposable {
     if (this.#closed) return;
     this.#lastError = error;
     this.#failures += 1;
+    this.#publishSync(error);
   }
 
   #reject(error: Error): void {
     this.#lastError = error;
     this.#failures += 1;
+    this.#publishSync(error);
 
     const delay = this.#retryDelay(error);
     const status = this.status();
@@ -416,7 +425,27 @@ export class WorkerCache implements WorkerSource, AsyncDisposable {
     this.#timer.unref();
   }
 
+  /** Reports a sync or a failure on the diagnostics channel, if anyone listens. */
+  #publishSync(error: Error | undefined): void {
+    publish(channels.discoverySync, (): DiscoverySyncMessage => {
+      const at = this.#now();
+      const polled = this.#watch === undefined && Number.isFinite(this.#lastFetchStartedAt);
+      return {
+        source: this.#discovery.kind,
+        ok: error === undefined,
+        workers: this.#workers.length,
+        durationMs: polled ? Math.max(0, at - this.#lastFetchStartedAt) : 0,
+        at,
+        error,
+      };
+    });
+  }
+
   #emit(change: WorkerChange): void {
+    publish(channels.discoveryChange, (): DiscoveryChangeMessage => ({
+      source: this.#discovery.kind,
+      change,
+    }));
     for (const listener of [...this.#listeners]) {
       try {
         listener(change);

@@ -213,3 +213,43 @@ describe('lakerunner debug kubernetes-discovery logging', () => {
     expect(stderr).toContain('--log-level is "loud": expected one of trace, debug');
   });
 });
+
+describe('lakerunner debug kubernetes-discovery --watch', () => {
+  it('prints each change with a timestamp until interrupted', async () => {
+    api.putSlice(endpointSlice({
+      name: 'workers', namespace, labels, endpoints: [{ address: '10.244.5.1', podName: 'w-1' }],
+    }));
+    const controller = new AbortController();
+    let stdout = '';
+    const running = runCli(['debug', 'kubernetes-discovery', ...flags, '--watch'], {
+      stdout: (text) => (stdout += text),
+      stderr: () => undefined,
+      env: { KUBECONFIG: kubeconfig },
+      signal: controller.signal,
+    });
+    const waitFor = async (text: string): Promise<void> => {
+      for (let i = 0; i < 400 && !stdout.includes(text); i += 1) {
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      expect(stdout).toContain(text);
+    };
+
+    await waitFor('Watching for changes');
+    // A change before the watch's first sync still shows: it is diffed against the list.
+    api.putSlice(endpointSlice({
+      name: 'workers', namespace, labels, endpoints: [
+        { address: '10.244.5.1', podName: 'w-1' },
+        { address: '10.244.5.2', podName: 'w-2' },
+      ],
+    }));
+    await waitFor('+ 10.244.5.2:7101 (w-2) ready');
+    api.putSlice(endpointSlice({
+      name: 'workers', namespace, labels, endpoints: [{ address: '10.244.5.2', podName: 'w-2' }],
+    }));
+    await waitFor('- 10.244.5.1:7101 (w-1)');
+
+    controller.abort();
+    expect(await running).toBe(0);
+    expect(stdout).toMatch(/\n\d{4}-\d\d-\d\dT[\d:.]+Z {2}\+ 10\.244\.5\.2:7101/);
+  });
+});
