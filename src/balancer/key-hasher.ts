@@ -45,10 +45,22 @@ export class KeyHasher {
     xxh64Into(this.#buffer, length, this.out);
   }
 
+  /** XXH64 of `bytes` alone with a seed given as two words, for per-worker hashes. */
+  hashBytes(bytes: Uint8Array, seedHi = 0, seedLo = 0): void {
+    xxh64Into(bytes, bytes.length, this.out, seedHi, seedLo);
+  }
+
   /** A number in [0, 1) drawn from the key alone, for per-key decisions such as slow start. */
   keyFraction(): number {
     this.hashKey(0, 1);
     return (this.out[0] as number) / 4294967296;
+  }
+
+  /** The last hash modulo `modulus` (below 2^24), computed exactly from both words. */
+  modulo(modulus: number): number {
+    const hi = this.out[0] as number;
+    const lo = this.out[1] as number;
+    return (((hi % modulus) * (4294967296 % modulus)) + (lo % modulus)) % modulus;
   }
 
   #reserve(length: number): void {

@@ -1,0 +1,112 @@
+import type { Worker } from '../discovery/worker.js';
+import { appendTo, BasePicker, type Tier } from './base-picker.js';
+import type { PickerOptions } from './options.js';
+
+/**
+ * Power of two choices: draw two *distinct* workers at random and take the one with fewer
+ * requests in flight (the first drawn on a tie). Distinct matters: drawing the same worker
+ * twice would let a busy worker win against itself. With two workers the idle one always
+ * wins. Ignores keys.
+ *
+ * With `latencyWeighted`, the cost is peak-EWMA latency × (in flight + 1), as in Finagle and
+ * Linkerd: a worker that answered slowly recently looks busier. Slow start divides the cost
+ * by the ramping worker's share. Counts and latencies come from the shared
+ * {@link LoadTracker}, read at pick time.
+ *
+ * @example
+ * ```ts
+ * const tracker = new LoadTracker();
+ * const picker = new LeastRequestPicker(workers, { tracker, latencyWeighted: true });
+ * const worker = picker.pick()!;
+ * const end = tracker.start(worker.id);
+ * ```
+ */
+export class LeastRequestPicker extends BasePicker {
+  static readonly policy = 'least-request';
+  readonly policy = LeastRequestPicker.policy;
+  readonly latencyWeighted: boolean;
+
+  constructor(workers: readonly Worker[], options: PickerOptions = {}) {
+    super(workers, options);
+    this.latencyWeighted = options.latencyWeighted === true;
+  }
+
+  protected pickFrom(tier: Tier, _key: string | undefined): Worker {
+    const [first, second] = this.candidates(tier.workers.length);
+    if (second === first) return tier.workers[first] as Worker;
+
+    const now = this.latencyWeighted ? this.tracker.now() : this.warmingNow();
+    const firstCost = this.#cost(tier, first, now, 0);
+    const secondCost = this.#cost(tier, second, now, 0);
+    return tier.workers[secondCost < firstCost ? second : first] as Worker;
+  }
+
+  /**
+   * The two distinct indexes below `length` to compare (the same one twice when only one
+   * exists). Exposed for tests of distinctness.
+   */
+  candidates(length: number): [number, number] {
+    const first = this.randomIndex(length);
+    if (length < 2) return [first, first];
+
+    // Draw from the other length − 1 and shift past the first: distinct and still uniform.
+    const other = this.randomIndex(length - 1);
+    return [first, other >= first ? other + 1 : other];
+  }
+
+  protected rankFrom(tier: Tier, key: string | undefined, count: number, out: Worker[]): void {
+    const now = this.latencyWeighted ? this.tracker.now() : this.warmingNow();
+    const first = tier === this.tiers[0] ? this.pickFrom(tier, key) : undefined;
+    let added = 0;
+    if (first !== undefined) {
+      out.push(first);
+      added += 1;
+    }
+
+    // After the pick, the least loaded first: the fallbacks most likely to answer soon.
+    const order = tier.workers.map((_, i) => i);
+    const costs = order.map((i) => this.#cost(tier, i, now, 0));
+    order.sort((a, b) => (costs[a] as number) - (costs[b] as number) || a - b);
+
+    for (const index of order) {
+      if (added >= count) break;
+      const worker = tier.workers[index] as Worker;
+      if (worker === first) continue;
+      out.push(worker);
+      added += 1;
+    }
+  }
+
+  /**
+   * Plans the batch counting the keys already planned on top of the live counts, so one
+   * idle worker does not receive the whole batch.
+   */
+  override assign(keys: Iterable<string>): Map<string, string[]> {
+    const plan = new Map<string, string[]>();
+    const tier = this.tiers[0];
+    if (tier === undefined) return plan;
+
+    const planned = new Float64Array(tier.workers.length);
+    const now = this.latencyWeighted ? this.tracker.now() : this.warmingNow();
+    for (const key of keys) {
+      const [first, second] = this.candidates(tier.workers.length);
+      const firstCost = this.#cost(tier, first, now, planned[first] as number);
+      const secondCost = this.#cost(tier, second, now, planned[second] as number);
+      const chosen = secondCost < firstCost ? second : first;
+
+      planned[chosen] = (planned[chosen] as number) + 1;
+      appendTo(plan, tier.workers[chosen]!.id, key);
+    }
+
+    return plan;
+  }
+
+  #cost(tier: Tier, index: number, now: number | undefined, extra: number): number {
+    const load = tier.loads[index]!;
+    let cost = load.inFlight + extra + 1;
+    if (now === undefined) return cost;
+
+    if (this.latencyWeighted) cost *= this.tracker.currentLatency(load, now);
+    return cost / this.warmFraction(load, now);
+  }
+}
