@@ -1,5 +1,5 @@
 import { encodeUtf8Into, maxUtf8Length } from './utf8.js';
-import { xxh64Into } from './xxh64.js';
+import { Xxh64Prefix, xxh64FromPrefix, xxh64Into, xxh64Prefix } from './xxh64.js';
 
 const encoder = new TextEncoder();
 
@@ -13,6 +13,8 @@ export class KeyHasher {
   readonly out = new Uint32Array(2);
   #buffer = new Uint8Array(512);
   #keyLength = 0;
+  /** The key's whole stripes, hashed once per key instead of once per worker. */
+  readonly #prefix = new Xxh64Prefix();
 
   /**
    * The UTF-8 bytes of `text`, for identities encoded once per picker.
@@ -30,6 +32,7 @@ export class KeyHasher {
   setKey(key: string): void {
     this.#reserve(maxUtf8Length(key));
     this.#keyLength = encodeUtf8Into(key, this.#buffer, 0);
+    xxh64Prefix(this.#buffer, this.#keyLength, this.#prefix);
   }
 
   /** XXH64 of the key's bytes alone, with a seed given as two words. */
@@ -42,7 +45,7 @@ export class KeyHasher {
     const length = this.#keyLength + suffix.length;
     this.#reserve(length);
     this.#buffer.set(suffix, this.#keyLength);
-    xxh64Into(this.#buffer, length, this.out);
+    xxh64FromPrefix(this.#prefix, this.#buffer, length, this.out);
   }
 
   /** XXH64 of `bytes` alone with a seed given as two words, for per-worker hashes. */

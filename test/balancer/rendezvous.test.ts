@@ -71,6 +71,11 @@ describe('rendezvous parity with the Go coordinators', () => {
 
   it('agrees with a BigInt reference on 100,000 random keys and sets, ties included', () => {
     const random = seededRandom(9);
+    const orgIds = [
+      '00000000-0000-0000-0000-000000000001',
+      '0190a9c2-5b5e-7c3d-9f00-1234567890ab',
+      'ffffffff-ffff-4fff-bfff-ffffffffffff',
+    ];
     let ties = 0;
 
     for (let round = 0; round < 100_000; round += 1) {
@@ -88,7 +93,9 @@ describe('rendezvous parity with the Go coordinators', () => {
         port: 7000 + Math.floor(random() * 2),
         state: 'ready' as const,
       }));
-      const key = String(Math.floor(random() * 1e9));
+      // Half the keys are segment keys longer than one 32-byte stripe, half bare ids.
+      const segment = Math.floor(random() * 1e9);
+      const key = round % 2 === 0 ? String(segment) : `${segment}:${orgIds[round % 3]}`;
 
       const expected = referenceRanking(key, workers)[0] as Worker;
       const actual = new RendezvousPicker(workers).pick(key) as Worker;
