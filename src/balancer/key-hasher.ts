@@ -15,6 +15,8 @@ export class KeyHasher {
   #keyLength = 0;
   /** The key's whole stripes, hashed once per key instead of once per worker. */
   readonly #prefix = new Xxh64Prefix();
+  /** Whether {@link #prefix} belongs to the current key; computed on first `hashWith`. */
+  #prefixReady = false;
 
   /**
    * The UTF-8 bytes of `text`, for identities encoded once per picker.
@@ -32,7 +34,9 @@ export class KeyHasher {
   setKey(key: string): void {
     this.#reserve(maxUtf8Length(key));
     this.#keyLength = encodeUtf8Into(key, this.#buffer, 0);
-    xxh64Prefix(this.#buffer, this.#keyLength, this.#prefix);
+
+    // Hashing policies that hash the key alone never need the prefix state: skip its cost.
+    this.#prefixReady = false;
   }
 
   /** XXH64 of the key's bytes alone, with a seed given as two words. */
@@ -45,6 +49,10 @@ export class KeyHasher {
     const length = this.#keyLength + suffix.length;
     this.#reserve(length);
     this.#buffer.set(suffix, this.#keyLength);
+    if (!this.#prefixReady) {
+      xxh64Prefix(this.#buffer, this.#keyLength, this.#prefix);
+      this.#prefixReady = true;
+    }
     xxh64FromPrefix(this.#prefix, this.#buffer, length, this.out);
   }
 

@@ -32,8 +32,9 @@ export class LeastRequestPicker extends BasePicker {
   }
 
   protected pickFrom(tier: Tier, _key: string | undefined): Worker {
-    const [first, second] = this.candidates(tier.workers.length);
-    if (second === first) return tier.workers[first] as Worker;
+    const first = this.randomIndex(tier.workers.length);
+    if (tier.workers.length < 2) return tier.workers[first] as Worker;
+    const second = this.#other(first, tier.workers.length);
 
     const now = this.latencyWeighted ? this.tracker.now() : this.warmingNow();
     const firstCost = this.#cost(tier, first, now, 0);
@@ -48,10 +49,14 @@ export class LeastRequestPicker extends BasePicker {
   candidates(length: number): [number, number] {
     const first = this.randomIndex(length);
     if (length < 2) return [first, first];
+    return [first, this.#other(first, length)];
+  }
 
+  /** A uniformly random index below `length` other than `first`. */
+  #other(first: number, length: number): number {
     // Draw from the other length − 1 and shift past the first: distinct and still uniform.
     const other = this.randomIndex(length - 1);
-    return [first, other >= first ? other + 1 : other];
+    return other >= first ? other + 1 : other;
   }
 
   protected rankFrom(tier: Tier, key: string | undefined, count: number, out: Worker[]): void {

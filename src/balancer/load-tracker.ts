@@ -141,6 +141,23 @@ export class LoadTracker {
   }
 
   /**
+   * Forgets the counters of workers outside `workerIds` that have nothing in flight, so a
+   * long-lived tracker does not grow with every pod that ever existed. A forgotten worker
+   * that comes back is new again (slow start applies).
+   *
+   * @example
+   * ```ts
+   * tracker.retain(currentWorkers.map((w) => w.id));
+   * ```
+   */
+  retain(workerIds: Iterable<string>): void {
+    const keep = new Set(workerIds);
+    for (const [id, load] of this.#loads) {
+      if (!keep.has(id) && load.inFlight === 0) this.#loads.delete(id);
+    }
+  }
+
+  /**
    * Counts a request to `workerId` as in flight until the returned function is called.
    * With `signal`, an abort ends the request too, so the count returns to zero on success,
    * error and abort alike.

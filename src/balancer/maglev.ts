@@ -206,7 +206,15 @@ function sizeFor(requested: number, workers: number): number {
   return size;
 }
 
-/** Trial division: table sizes are below 2^24, so at most ~2,000 divisions. */
+/**
+ * Whether `value` is prime. Trial division: table sizes are below 2^24, so at most ~2,000
+ * divisions.
+ *
+ * @example
+ * ```ts
+ * isPrime(65537); // true
+ * ```
+ */
 export function isPrime(value: number): boolean {
   if (value < 2 || !Number.isInteger(value)) return false;
   if (value % 2 === 0) return value === 2;

@@ -4,7 +4,14 @@
  * Lone surrogates become U+FFFD, as `TextEncoder` does, so both give the same bytes.
  */
 
-/** The most bytes `text` can take in UTF-8: three per UTF-16 code unit. */
+/**
+ * The most bytes `text` can take in UTF-8: three per UTF-16 code unit.
+ *
+ * @example
+ * ```ts
+ * maxUtf8Length('abc'); // 9
+ * ```
+ */
 export function maxUtf8Length(text: string): number {
   return text.length * 3;
 }

@@ -56,6 +56,18 @@ describe('load tracker', () => {
     expect(tracker.latencyMs('w0')).toBeCloseTo(expected, 6);
   });
 
+  it('forgets idle workers outside the set, and keeps busy ones', () => {
+    const tracker = new LoadTracker();
+    tracker.observe(['a', 'b', 'c']);
+    const end = tracker.start('b');
+    const aBefore = tracker.load('a');
+    tracker.retain(['a']);
+    expect(tracker.load('a')).toBe(aBefore);
+    expect(tracker.load('b').inFlight).toBe(1);
+    end();
+    expect(tracker.load('c').firstSeenAt).not.toBe(Number.NEGATIVE_INFINITY);
+  });
+
   it('rejects bad options with a ConfigError naming them', () => {
     expect(() => new LoadTracker({ decayMs: 0 })).toThrow(/decayMs/);
     expect(() => new LoadTracker({ initialLatencyMs: -1 })).toThrow(/initialLatencyMs/);
