@@ -123,6 +123,18 @@ describe('slow start with hashing keeps placement monotone', () => {
     for (const key of early) expect(later.has(key)).toBe(true);
   });
 
+  it('spreads keys as usual when a whole new set ramps up together', () => {
+    const tracker = new LoadTracker({ now: () => 0 });
+    tracker.observe(['gone']);
+    const workers = makeWorkers(4);
+    const plain = createPicker('rendezvous', workers);
+    const slow = createPicker('rendezvous', workers, { tracker, slowStart: { windowMs: 1e6 } });
+    const owners = new Set(keys.map((key) => slow.pick(key)?.id));
+    expect(owners.size).toBe(4);
+    const same = keys.filter((key) => slow.pick(key) === plain.pick(key)).length;
+    expect(same).toBeGreaterThan(keys.length * 0.85);
+  });
+
   it('treats the first set a tracker sees as established', () => {
     const tracker = new LoadTracker({ now: () => 0 });
     const workers = makeWorkers(3);

@@ -137,11 +137,11 @@ describe('rendezvous determinism', () => {
     }
   });
 
-  it('picks the same worker in a fresh process', () => {
-    const picker = new RendezvousPicker(workers);
-    const script = fileURLToPath(new URL('./fixtures/rendezvous-child.mjs', import.meta.url));
+  it.each(['rendezvous', 'maglev', 'ring'])('%s picks the same in a fresh process', (policy) => {
+    const picker = createPicker(policy, workers);
+    const script = fileURLToPath(new URL('./fixtures/pick-child.mjs', import.meta.url));
     const child = spawnSync(process.execPath, [script], {
-      input: JSON.stringify({ workers, keys }),
+      input: JSON.stringify({ policy, workers, keys }),
       encoding: 'utf8',
     });
 
@@ -150,18 +150,18 @@ describe('rendezvous determinism', () => {
   });
 });
 
-describe('rendezvous fallbacks', () => {
+describe.each(['rendezvous', 'ring'])('%s fallbacks', (policy) => {
   const workers = named(Array.from({ length: 8 }, (_, i) => `pod-uid-${i}`));
 
-  it('never repeats a worker, and removing the first choice promotes the second', () => {
-    const picker = new RendezvousPicker(workers);
-    for (let i = 0; i < 500; i += 1) {
+  it('never repeat a worker, and removing the first choice promotes the second', () => {
+    const picker = createPicker(policy, workers);
+    for (let i = 0; i < 300; i += 1) {
       const key = `key-${i}`;
       const ranked = picker.pickN(key, 8);
       expect(new Set(ranked).size).toBe(8);
       expect(ranked[0]).toBe(picker.pick(key));
 
-      const without = new RendezvousPicker(workers.filter((w) => w !== ranked[0]));
+      const without = createPicker(policy, workers.filter((w) => w !== ranked[0]));
       expect(without.pickN(key, 7)).toEqual(ranked.slice(1));
     }
   });
