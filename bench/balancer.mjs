@@ -15,6 +15,9 @@ import { TableCache } from '../dist/balancer/table-cache.js';
 
 const PICK_BUDGET_MS = Number(process.env.BENCH_PICK_MS ?? 300);
 const DATA_KEYS = Number(process.env.BENCH_KEYS ?? 1_000_000);
+// Rendezvous hashes every key against every worker: its two disruption passes use a sample,
+// which keeps the run to a few minutes on two busy cores.
+const RENDEZVOUS_DISRUPTION_KEYS = Number(process.env.BENCH_RENDEZVOUS_KEYS ?? 200_000);
 const SIZES = [8, 64, 1024];
 const DATA_WORKERS = 100;
 
@@ -76,12 +79,18 @@ function nsPerPick(picker, keys) {
   return (elapsed * 1e6) / picks;
 }
 
+/** Progress on stderr, so a long run shows it is alive; the report goes to stdout. */
+function progress(message) {
+  process.stderr.write(`[bench:balancer] ${message}\n`);
+}
+
 function pickCosts() {
   const keys = segmentKeys(4096);
   const rows = [];
 
   for (const [label, policy, optionsFor] of VARIANTS) {
     const row = { label, ns: [] };
+    progress(`pick cost: ${label}`);
     for (const size of SIZES) {
       const tracker = new LoadTracker();
       const set = workers(size);
@@ -126,6 +135,7 @@ function tableBuilds() {
     '|---|---|---:|---:|',
   ];
   for (const [name, shape, build] of rows) {
+    progress(`table build: ${name}`);
     let table = build();
     const times = [];
     for (let i = 0; i < 5; i += 1) {
@@ -155,12 +165,13 @@ function dataFigures() {
   const set = workers(DATA_WORKERS + 1);
   const base = set.slice(0, DATA_WORKERS);
   const lines = [
-    `| policy (${DATA_WORKERS} workers, ${DATA_KEYS.toLocaleString('en')} keys) | busiest / mean` +
-      ' | quietest / mean | moved on removing 1 | moved on adding 1 | seconds |',
-    '|---|---:|---:|---:|---:|---:|',
+    `| policy (${DATA_WORKERS} workers) | busiest / mean | quietest / mean | ` +
+      'moved on removing 1 | moved on adding 1 | keys (balance / disruption) | seconds |',
+    '|---|---:|---:|---:|---:|---:|---:|',
   ];
 
   for (const policy of ['rendezvous', 'maglev', 'ring']) {
+    progress(`balance and disruption: ${policy}`);
     const started = performance.now();
     const cache = new TableCache();
     const before = owners(createPicker(policy, base, { tableCache: cache }), keys);
@@ -170,16 +181,20 @@ function dataFigures() {
     const busiest = Math.max(...counts.values()) / mean;
     const quietest = Math.min(...counts.values()) / mean;
 
+    const sampleSize = policy === 'rendezvous' ? RENDEZVOUS_DISRUPTION_KEYS : DATA_KEYS;
+    const sample = keys.slice(0, sampleSize);
+    const sampleBefore = before.slice(0, sampleSize);
     const ownersWith = (members) =>
-      owners(createPicker(policy, members, { tableCache: cache }), keys);
-    const removed = changedShare(before, ownersWith(base.slice(1)));
-    const added = changedShare(before, ownersWith(set));
+      owners(createPicker(policy, members, { tableCache: cache }), sample);
+    const removed = changedShare(sampleBefore, ownersWith(base.slice(1)));
+    const added = changedShare(sampleBefore, ownersWith(set));
     const seconds = (performance.now() - started) / 1000;
 
     lines.push(
       `| ${policy} | ${busiest.toFixed(3)} | ${quietest.toFixed(3)} | ` +
         `${(removed * 100).toFixed(2)}% (ideal ${(100 / DATA_WORKERS).toFixed(2)}%) | ` +
         `${(added * 100).toFixed(2)}% (ideal ${(100 / (DATA_WORKERS + 1)).toFixed(2)}%) | ` +
+        `${DATA_KEYS.toLocaleString('en')} / ${sampleSize.toLocaleString('en')} | ` +
         `${seconds.toFixed(1)} |`,
     );
   }
