@@ -77,7 +77,8 @@ export abstract class BasePicker implements Picker {
     };
     this.tiers = splitTiers(this.workers, options).map(tierOf);
 
-    const newest = Math.max(Number.NEGATIVE_INFINITY, ...loads.map((load) => load.firstSeenAt));
+    // The newest worker ramps longest; past its ramp, picks skip slow start entirely.
+    const newest = loads.reduce((latest, load) => Math.max(latest, load.firstSeenAt), -Infinity);
     this.#warmUntil = newest + (this.#slowStart?.windowMs ?? 0);
   }
 

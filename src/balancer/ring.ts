@@ -1,6 +1,5 @@
 import type { Worker } from '../discovery/worker.js';
-import { BasePicker, type Tier } from './base-picker.js';
-import { appendTo } from './base-picker.js';
+import { appendTo, BasePicker, type Tier } from './base-picker.js';
 import { KeyHasher } from './key-hasher.js';
 import { checkInteger, checkRange, type PickerOptions } from './options.js';
 import { defaultTableCache, tableFingerprint, type TableCache } from './table-cache.js';
