@@ -67,7 +67,7 @@ export class MaglevPicker extends BasePicker {
     // Later tiers serve only fallbacks: their tables are built on first need.
     this.#tables = this.tiers.map(() => undefined);
     const first = this.tiers[0];
-    if (first !== undefined) this.#tables[0] = this.#tableFor(first, 0);
+    if (first !== undefined) this.#tables[0] = this.#tableFor(first);
   }
 
   protected pickFrom(tier: Tier, key: string | undefined): Worker {
@@ -121,13 +121,13 @@ export class MaglevPicker extends BasePicker {
     const position = this.tiers.indexOf(tier);
     let table = this.#tables[position];
     if (table === undefined) {
-      table = this.#tableFor(tier, position);
+      table = this.#tableFor(tier);
       this.#tables[position] = table;
     }
     return table.slots;
   }
 
-  #tableFor(tier: Tier, _position: number): MaglevTable {
+  #tableFor(tier: Tier): MaglevTable {
     const fingerprint = tableFingerprint(
       this.policy,
       tier.workers,

@@ -107,7 +107,9 @@ export class RendezvousPicker extends BasePicker {
     }
 
     // Slow start can make the pick differ from the top score: the pick still comes first.
-    const first = tier === this.tiers[0] ? this.pickFrom(tier, key) : undefined;
+    // Otherwise the pick is the top score, and one pass of hashing serves both.
+    const warming = tier === this.tiers[0] && this.warmingNow() !== undefined;
+    const first = warming ? this.pickFrom(tier, key) : undefined;
     const order = this.scoreOrder(tier, key);
     let added = 0;
     if (first !== undefined) {
@@ -124,7 +126,7 @@ export class RendezvousPicker extends BasePicker {
   }
 
   /** Indexes into `tier.workers`, by descending score, ties in address order. */
-  scoreOrder(tier: Tier, key: string): number[] {
+  protected scoreOrder(tier: Tier, key: string): number[] {
     const length = tier.workers.length;
     const hi = new Float64Array(length);
     const lo = new Float64Array(length);
