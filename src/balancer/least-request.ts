@@ -8,6 +8,9 @@ import type { PickerOptions } from './options.js';
  * twice would let a busy worker win against itself. With two workers the idle one always
  * wins. Ignores keys.
  *
+ * Random draws come from a small generator seeded once from the `random` option, so a
+ * seeded `random` makes picks repeatable.
+ *
  * With `latencyWeighted`, the cost is peak-EWMA latency × (in flight + 1), as in Finagle and
  * Linkerd: a worker that answered slowly recently looks busier. Slow start divides the cost
  * by the ramping worker's share. Counts and latencies come from the shared
@@ -25,14 +28,30 @@ export class LeastRequestPicker extends BasePicker {
   static readonly policy = 'least-request';
   readonly policy = LeastRequestPicker.policy;
   readonly latencyWeighted: boolean;
+  /**
+   * xorshift32 state, seeded once from the `random` option. Calling a user-supplied random
+   * function returns a boxed double on every pick; a generator in an Int32Array does not.
+   */
+  readonly #state = new Int32Array(1);
 
   constructor(workers: readonly Worker[], options: PickerOptions = {}) {
     super(workers, options);
     this.latencyWeighted = options.latencyWeighted === true;
+    this.#state[0] = Math.floor(this.random() * 4294967296) | 0 || 0x9e3779b9;
+  }
+
+  /** A random index below `length` (modulo bias ≤ length / 2^32: negligible). */
+  #draw(length: number): number {
+    let x = this.#state[0] as number;
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    this.#state[0] = x;
+    return (x >>> 0) % length;
   }
 
   protected pickFrom(tier: Tier, _key: string | undefined): Worker {
-    const first = this.randomIndex(tier.workers.length);
+    const first = this.#draw(tier.workers.length);
     if (tier.workers.length < 2) return tier.workers[first] as Worker;
     const second = this.#other(first, tier.workers.length);
 
@@ -47,7 +66,7 @@ export class LeastRequestPicker extends BasePicker {
    * exists). Exposed for tests of distinctness.
    */
   candidates(length: number): [number, number] {
-    const first = this.randomIndex(length);
+    const first = this.#draw(length);
     if (length < 2) return [first, first];
     return [first, this.#other(first, length)];
   }
@@ -55,7 +74,7 @@ export class LeastRequestPicker extends BasePicker {
   /** A uniformly random index below `length` other than `first`. */
   #other(first: number, length: number): number {
     // Draw from the other length − 1 and shift past the first: distinct and still uniform.
-    const other = this.randomIndex(length - 1);
+    const other = this.#draw(length - 1);
     return other >= first ? other + 1 : other;
   }
 
