@@ -130,7 +130,12 @@ export class LeastRequestPicker extends BasePicker {
     let cost = load.inFlight + extra + 1;
     if (now === undefined) return cost;
 
-    if (this.latencyWeighted) cost *= this.tracker.currentLatency(load, now);
+    if (this.latencyWeighted) {
+      // The tracker's decay, written out here so no double crosses a call and gets boxed.
+      const elapsed = now - load.lastSampleAt;
+      const decay = elapsed > 0 ? Math.exp(-elapsed / this.tracker.decayMs) : 1;
+      cost *= load.latencyMs * decay;
+    }
     return cost / this.warmFraction(load, now);
   }
 }

@@ -89,13 +89,14 @@ class MutableLoad implements WorkerLoad {
 export class LoadTracker {
   readonly #loads = new Map<string, MutableLoad>();
   readonly #now: () => number;
-  readonly #decayMs: number;
+  /** The latency average's decay time constant in ms, for pickers that decay it inline. */
+  readonly decayMs: number;
   readonly #initialLatencyMs: number;
   #totalInFlight = 0;
 
   constructor(options: LoadTrackerOptions = {}) {
     this.#now = options.now ?? (() => performance.now());
-    this.#decayMs = positive('decayMs', options.decayMs ?? 10_000);
+    this.decayMs = positive('decayMs', options.decayMs ?? 10_000);
     this.#initialLatencyMs = positive('initialLatencyMs', options.initialLatencyMs ?? 30);
   }
 
@@ -213,7 +214,7 @@ export class LoadTracker {
     // tried again after a while instead of being starved forever.
     const elapsed = now - load.lastSampleAt;
     if (elapsed <= 0) return load.latencyMs;
-    return load.latencyMs * Math.exp(-elapsed / this.#decayMs);
+    return load.latencyMs * Math.exp(-elapsed / this.decayMs);
   }
 
   #sample(load: MutableLoad, latencyMs: number): void {
@@ -224,7 +225,7 @@ export class LoadTracker {
     if (latencyMs > current) {
       load.latencyMs = latencyMs;
     } else {
-      const weight = Math.exp(-Math.max(0, now - load.lastSampleAt) / this.#decayMs);
+      const weight = Math.exp(-Math.max(0, now - load.lastSampleAt) / this.decayMs);
       load.latencyMs = load.latencyMs * weight + latencyMs * (1 - weight);
     }
     load.lastSampleAt = now;

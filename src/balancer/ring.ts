@@ -7,6 +7,9 @@ import { defaultTableCache, tableFingerprint, type TableCache } from './table-ca
 /** Ketama's classic count; with 100 workers the busiest gets about 1.3× the mean. */
 export const DEFAULT_VIRTUAL_NODES = 160;
 
+/** A capacity no in-flight count reaches, as an int32 so it is never boxed. */
+const UNBOUNDED = 0x7fffffff;
+
 /** Ring points pack a 32-bit position and a worker index (below 2^20) into one double. */
 const OWNER_BITS = 2 ** 20;
 
@@ -68,7 +71,7 @@ export class RingPicker extends BasePicker {
     const now = this.warmingNow();
     const keyFraction = now === undefined ? 0 : this.hasher.keyFraction();
 
-    const capacity = this.loadFactor === undefined ? Infinity : this.#capacity(tier, start);
+    const capacity = this.loadFactor === undefined ? UNBOUNDED : this.#capacity(tier, start);
 
     // Walk round from the key's point until a worker has room and slow start lets it in;
     // if nobody qualifies after a lap, the key's own worker takes it.
@@ -142,11 +145,14 @@ export class RingPicker extends BasePicker {
     const points = this.#ringOf(tier).points;
 
     // An idle first choice always has room (capacity is at least 1): skip the sum.
-    if (tier.loads[ownerAt(points, start)]!.inFlight === 0) return Infinity;
+    if (tier.loads[ownerAt(points, start)]!.inFlight === 0) return UNBOUNDED;
 
+    // An indexed loop: for…of would build an iterator the compiler does not always remove.
     let total = 0;
-    for (const load of tier.loads) total += load.inFlight;
-    return Math.ceil((factor * (total + 1)) / tier.workers.length);
+    for (let i = 0; i < tier.loads.length; i += 1) total += tier.loads[i]!.inFlight;
+
+    // An int32 result: a fractional double returned here would be boxed on every pick.
+    return Math.ceil((factor * (total + 1)) / tier.workers.length) | 0;
   }
 
   /** The index of the first point at or after the key's hash (a random one without a key). */
