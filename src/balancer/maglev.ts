@@ -206,16 +206,8 @@ function sizeFor(requested: number, workers: number): number {
   return size;
 }
 
-/**
- * Whether `value` is prime. Trial division: table sizes are below 2^24, so at most ~2,000
- * divisions.
- *
- * @example
- * ```ts
- * isPrime(65537); // true
- * ```
- */
-export function isPrime(value: number): boolean {
+/** Whether `value` is prime. Trial division: sizes are below 2^24, so ~2,000 divisions. */
+function isPrime(value: number): boolean {
   if (value < 2 || !Number.isInteger(value)) return false;
   if (value % 2 === 0) return value === 2;
   for (let divisor = 3; divisor * divisor <= value; divisor += 2) {

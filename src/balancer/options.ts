@@ -68,7 +68,10 @@ export interface PickerOptions {
   readonly tracker?: LoadTracker | undefined;
   /** Which worker string to hash. Default `uid`. See {@link IdentitySource}. */
   readonly identity?: IdentitySource | undefined;
-  /** Random numbers in [0, 1) for round-robin's offset and least-request. Default Math.random. */
+  /**
+   * Random numbers in [0, 1): round-robin's starting offset, least-request's generator seed,
+   * keyless picks on hashing policies. Default Math.random; pass a seeded one in tests.
+   */
   readonly random?: (() => number) | undefined;
   /** Slow start for new workers. Default off. */
   readonly slowStart?: SlowStartOptions | undefined;
