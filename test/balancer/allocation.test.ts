@@ -14,25 +14,27 @@ function youngBytes(): number {
 
 /**
  * Bytes allocated per pick, measured as the growth of V8's young generation over `picks`
- * picks after a warm-up. A collection in the window would hide allocations, so a window with
- * one is measured again.
+ * picks after a warm-up. The least of five windows counts: a pick that allocates does so in
+ * every window, while a compiler finishing its work in the background can add bytes to one.
+ * Windows with a collection are skipped, since a collection hides what was allocated.
  */
 function bytesPerPick(pick: (key: string) => Worker | undefined, picks: number): number {
   let sink = 0;
   for (let i = 0; i < 100_000; i += 1) sink = (sink + (pick(keys[i & 1023]!)?.port ?? 0)) | 0;
 
-  for (let attempt = 0; attempt < 5; attempt += 1) {
+  let least = Infinity;
+  for (let window = 0; window < 5; window += 1) {
     const profiler = new GCProfiler();
     profiler.start();
     const before = youngBytes();
     for (let i = 0; i < picks; i += 1) sink = (sink + (pick(keys[i & 1023]!)?.port ?? 0)) | 0;
     const after = youngBytes();
     const collections = profiler.stop()?.statistics.length ?? 0;
-    if (collections === 0) return (after - before) / picks;
+    if (collections === 0) least = Math.min(least, (after - before) / picks);
   }
 
   expect(sink).not.toBe(0.5);
-  throw new Error('a collection ran in every measuring window');
+  return least;
 }
 
 describe('the pick hot path', () => {
