@@ -68,22 +68,40 @@ export class RingPicker extends BasePicker {
   protected pickFrom(tier: Tier, key: string | undefined): Worker {
     const points = this.#ringOf(tier).points;
     const start = this.#startPoint(points, key);
+    const home = ownerAt(points, start);
     const now = this.warmingNow();
+
+    // The common case, kept apart from the walk so its compiled code stays simple: the key's
+    // own worker, when loads are unbounded or it has room, and nothing is warming.
+    const bounded = this.loadFactor !== undefined && tier.loads[home]!.inFlight > 0;
+    if (!bounded && now === undefined) return tier.workers[home] as Worker;
+
+    return tier.workers[this.#walk(tier, points, start, bounded, now)] as Worker;
+  }
+
+  /**
+   * Walks round from the key's point to the first worker with room that slow start lets in;
+   * if nobody qualifies after a lap, the key's own worker takes it.
+   */
+  #walk(
+    tier: Tier,
+    points: Float64Array,
+    start: number,
+    bounded: boolean,
+    now: number | undefined,
+  ): number {
+    const capacity = bounded ? this.#capacity(tier) : UNBOUNDED;
     const keyFraction = now === undefined ? 0 : this.hasher.keyFraction();
 
-    const capacity = this.loadFactor === undefined ? UNBOUNDED : this.#capacity(tier, start);
-
-    // Walk round from the key's point until a worker has room and slow start lets it in;
-    // if nobody qualifies after a lap, the key's own worker takes it.
     for (let step = 0; step < points.length; step += 1) {
       const index = ownerAt(points, (start + step) % points.length);
       const load = tier.loads[index]!;
       if (load.inFlight >= capacity) continue;
       if (now !== undefined && keyFraction >= this.warmFraction(load, now)) continue;
-      return tier.workers[index] as Worker;
+      return index;
     }
 
-    return tier.workers[ownerAt(points, start)] as Worker;
+    return ownerAt(points, start);
   }
 
   protected rankFrom(tier: Tier, key: string | undefined, count: number, out: Worker[]): void {
@@ -139,13 +157,9 @@ export class RingPicker extends BasePicker {
     return plan;
   }
 
-  /** ceil(c × (in flight over the tier + 1) / workers), summing only when it can matter. */
-  #capacity(tier: Tier, start: number): number {
+  /** ceil(c × (in flight over the tier + 1) / workers), as an int32. */
+  #capacity(tier: Tier): number {
     const factor = this.loadFactor as number;
-    const points = this.#ringOf(tier).points;
-
-    // An idle first choice always has room (capacity is at least 1): skip the sum.
-    if (tier.loads[ownerAt(points, start)]!.inFlight === 0) return UNBOUNDED;
 
     // An indexed loop: for…of would build an iterator the compiler does not always remove.
     let total = 0;
@@ -216,6 +230,7 @@ export function buildRing(identities: readonly Uint8Array[], virtualNodes: numbe
   return points.sort();
 }
 
+/** The worker index packed into a point, as an int32 so that returning it never boxes. */
 function ownerAt(points: Float64Array, point: number): number {
-  return (points[point] as number) % OWNER_BITS;
+  return ((points[point] as number) % OWNER_BITS) | 0;
 }
