@@ -101,6 +101,7 @@ describe('FragmentDispatcher retries on stale endpoints', () => {
     expect(source.refreshRequests.some((reason) => reason.includes('w1'))).toBe(true);
   });
 
+  // Default settings, full default concurrency (256): losing one worker of four is absorbed.
   it('accounts for every fragment when a worker process is SIGKILLed mid-fan-out', async () => {
     const children: FakeWorkerProcess[] = await Promise.all(
       [0, 1, 2, 3].map((i) => spawnFakeWorker({ name: `p${i}`, latencyMs: 2 })),
@@ -109,17 +110,17 @@ describe('FragmentDispatcher retries on stale endpoints', () => {
     const { dispatcher } = await dispatcherOver(children.map((child) => child.worker()));
 
     const outcomes: Outcome[] = [];
-    for await (const outcome of dispatcher.fanOutStream(fragments(400), { concurrency: 64 })) {
+    for await (const outcome of dispatcher.fanOutStream(fragments(1200))) {
       outcomes.push(outcome);
-      if (outcomes.length === 80) void children[2]?.kill('SIGKILL');
+      if (outcomes.length === 300) void children[2]?.kill('SIGKILL');
     }
 
     const sorted = outcomes.sort((a, b) => a.index - b.index);
-    expect(accountFor(sorted, 400)).toEqual({
-      count: 400,
-      unique: 400,
+    expect(accountFor(sorted, 1200)).toEqual({
+      count: 1200,
+      unique: 1200,
       inOrder: true,
-      expected: 400,
+      expected: 1200,
     });
     expect(sorted.filter((outcome) => !outcome.ok)).toEqual([]);
     expectWholeAnswers(sorted);

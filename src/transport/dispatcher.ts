@@ -21,7 +21,7 @@ import {
   QueueFullError,
   type RetryStop,
 } from './errors.js';
-import type { Attempt, AttemptResult, Fragment, Outcome } from './fragment.js';
+import type { Attempt, AttemptResult, Fragment, Outcome, StreamOutcome } from './fragment.js';
 import { WorkerHealth, type WorkerHealthOptions } from './health.js';
 import { Limiter } from './limiter.js';
 import { WorkerPools } from './pools.js';
@@ -90,12 +90,26 @@ export interface FanOutOptions extends DispatchOptions {
   readonly failFast?: boolean | undefined;
 }
 
-/** A successful attempt. */
+/** A successful attempt: a whole body, or a body stream still being received. */
 interface Answer {
   readonly worker: Worker;
   readonly status: number;
   readonly headers: Record<string, string | string[] | undefined>;
   readonly body: Uint8Array;
+  readonly stream: Readable | undefined;
+}
+
+/** What every fragment of one call shares: its signals and deadline. */
+interface CallContext {
+  readonly signal: AbortSignal;
+  readonly caller: AbortSignal | undefined;
+  readonly queryTimeout: AbortSignal | undefined;
+  readonly queryTimeoutMs: number | undefined;
+  readonly queryDeadlineAt: number;
+  readonly cancel: AbortController;
+  readonly streaming: boolean;
+  /** False when the dispatcher was already closed as the call came in. */
+  readonly admitted: boolean;
 }
 
 /** A failed attempt, thrown inside the retry loop. */
@@ -119,6 +133,7 @@ interface FragmentRun {
   readonly tried: Set<string>;
   readonly signal: AbortSignal;
   readonly deadlineAt: number;
+  readonly streaming: boolean;
   started: number;
   stop: RetryStop | undefined;
   releaseRetry: (() => void) | undefined;
@@ -192,6 +207,7 @@ export class FragmentDispatcher implements AsyncDisposable {
   readonly #drained = new Set<() => void>();
   #picker: Picker;
   #running = 0;
+  #calls = 0;
   #closed = false;
 
   constructor(source: WorkerSource, options: FragmentDispatcherOptions) {
@@ -271,23 +287,9 @@ export class FragmentDispatcher implements AsyncDisposable {
       'concurrency',
       options.concurrency ?? this.#options.maxInFlight,
     );
-    const cancel = new AbortController();
-    const signals = [cancel.signal];
-    if (options.signal) signals.push(options.signal);
-    const queryTimeout =
-      options.timeoutMs === undefined
-        ? undefined
-        : AbortSignal.timeout(positiveNumber('timeoutMs', options.timeoutMs));
-    if (queryTimeout) signals.push(queryTimeout);
-    const context = {
-      signal: AbortSignal.any(signals),
-      caller: options.signal,
-      queryTimeout,
-      queryTimeoutMs: options.timeoutMs,
-      queryDeadlineAt:
-        options.timeoutMs === undefined ? Infinity : performance.now() + options.timeoutMs,
-      cancelled: cancel.signal,
-    };
+    const context = this.#context(options, false);
+    const cancel = context.cancel;
+    this.#calls += 1;
 
     const done: Outcome[] = [];
     let wake: (() => void) | undefined;
@@ -298,7 +300,8 @@ export class FragmentDispatcher implements AsyncDisposable {
         const index = next;
         next += 1;
         running += 1;
-        void this.#runOne(list[index] as Fragment, index, context).then((outcome) => {
+        void this.#runOne(list[index] as Fragment, index, context).then((result) => {
+          const outcome = result as Outcome;
           running -= 1;
           done.push(outcome);
           if (options.failFast && !outcome.ok && !cancel.signal.aborted) {
@@ -322,6 +325,31 @@ export class FragmentDispatcher implements AsyncDisposable {
       }
     } finally {
       if (yielded < list.length) cancel.abort(new AbortedError('fan-out consumer stopped'));
+      this.#calls -= 1;
+      this.#wakeDrain();
+    }
+  }
+
+  /**
+   * Sends one fragment and resolves as soon as a worker's response headers arrive, with the
+   * body as a stream, for results too large to hold in memory. Retries happen only before
+   * the body starts; a worker that dies in the middle of the body makes the stream fail
+   * with an error, never end early as if complete.
+   *
+   * @example
+   * ```ts
+   * const outcome = await dispatcher.dispatchStream(fragment, { timeoutMs: 60_000 });
+   * if (outcome.ok) for await (const chunk of outcome.body) sink.write(chunk);
+   * ```
+   */
+  async dispatchStream(fragment: Fragment, options: DispatchOptions = {}): Promise<StreamOutcome> {
+    const context = this.#context(options, true);
+    this.#calls += 1;
+    try {
+      return (await this.#runOne(fragment, 0, context)) as StreamOutcome;
+    } finally {
+      this.#calls -= 1;
+      this.#wakeDrain();
     }
   }
 
@@ -332,8 +360,17 @@ export class FragmentDispatcher implements AsyncDisposable {
       this.#unsubscribe();
       for (const wake of [...this.#workerWaiters]) wake();
     }
-    while (this.#running > 0) await new Promise<void>((resolve) => this.#drained.add(resolve));
+    // Calls that came in before close() still run to the end; then the pools close.
+    while (this.#running > 0 || this.#calls > 0) {
+      await new Promise<void>((resolve) => this.#drained.add(resolve));
+    }
     await this.#pools.close();
+  }
+
+  #wakeDrain(): void {
+    if (this.#running > 0 || this.#calls > 0) return;
+    for (const resolve of [...this.#drained]) resolve();
+    this.#drained.clear();
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
@@ -348,19 +385,35 @@ export class FragmentDispatcher implements AsyncDisposable {
     for (const wake of [...this.#workerWaiters]) wake();
   }
 
+  #context(options: DispatchOptions, streaming: boolean): CallContext {
+    const cancel = new AbortController();
+    const signals = [cancel.signal];
+    if (options.signal) signals.push(options.signal);
+    const queryTimeout =
+      options.timeoutMs === undefined
+        ? undefined
+        : AbortSignal.timeout(positiveNumber('timeoutMs', options.timeoutMs));
+    if (queryTimeout) signals.push(queryTimeout);
+
+    return {
+      signal: AbortSignal.any(signals),
+      caller: options.signal,
+      queryTimeout,
+      queryTimeoutMs: options.timeoutMs,
+      queryDeadlineAt:
+        options.timeoutMs === undefined ? Infinity : performance.now() + options.timeoutMs,
+      cancel,
+      streaming,
+      admitted: !this.#closed,
+    };
+  }
+
   async #runOne(
     fragment: Fragment,
     index: number,
-    context: {
-      signal: AbortSignal;
-      caller: AbortSignal | undefined;
-      queryTimeout: AbortSignal | undefined;
-      queryTimeoutMs: number | undefined;
-      queryDeadlineAt: number;
-      cancelled: AbortSignal;
-    },
-  ): Promise<Outcome> {
-    if (this.#closed) {
+    context: CallContext,
+  ): Promise<Outcome | StreamOutcome> {
+    if (!context.admitted) {
       return { ok: false, index, fragment, error: new DispatcherClosedError(), attempts: [] };
     }
     if (typeof fragment.path !== 'string' || !fragment.path.startsWith('/')) {
@@ -382,16 +435,28 @@ export class FragmentDispatcher implements AsyncDisposable {
         context.queryDeadlineAt,
         performance.now() + this.#options.fragmentTimeoutMs,
       ),
+      streaming: context.streaming,
       started: 0,
       stop: undefined,
       releaseRetry: undefined,
     };
 
     let releaseSlot: (() => void) | undefined;
+    let finish = (): void => {
+      releaseSlot?.();
+      this.#running -= 1;
+      this.#wakeDrain();
+    };
     try {
       releaseSlot = await this.#inFlight.acquire(run.signal);
-      const answer = await this.#retrying(run);
-      return { ok: true, index, fragment, ...answer, attempts: run.attempts };
+      const { stream, body, ...answer } = await this.#retrying(run);
+      if (!stream) return { ok: true, index, fragment, ...answer, body, attempts: run.attempts };
+
+      // A streamed body keeps its slot until the caller has read it (or dropped it).
+      const finishLater = finish;
+      finish = () => undefined;
+      stream.once('close', finishLater);
+      return { ok: true, index, fragment, ...answer, body: stream, attempts: run.attempts };
     } catch (error) {
       const stop = this.#stopReason(run, error, context, fragmentTimeout);
       const failure =
@@ -402,11 +467,8 @@ export class FragmentDispatcher implements AsyncDisposable {
           });
       return { ok: false, index, fragment, error: failure, attempts: run.attempts };
     } finally {
-      releaseSlot?.();
       run.releaseRetry?.();
-      this.#running -= 1;
-      if (this.#running === 0) for (const resolve of [...this.#drained]) resolve();
-      this.#drained.clear();
+      finish();
     }
   }
 
@@ -414,15 +476,15 @@ export class FragmentDispatcher implements AsyncDisposable {
   #stopReason(
     run: FragmentRun,
     error: unknown,
-    context: { caller: AbortSignal | undefined; queryTimeout: AbortSignal | undefined;
-      queryTimeoutMs: number | undefined; cancelled: AbortSignal },
+    context: CallContext,
     fragmentTimeout: AbortSignal,
   ): { reason: RetryStop; cause: Error | undefined; summary: (index: number) => string } {
     const last = run.attempts.at(-1);
     const lastWhy = last ? `last attempt: ${last.result}` : 'no attempt was made';
 
-    if (context.caller?.aborted || context.cancelled.aborted) {
-      const reason = context.caller?.aborted ? context.caller.reason : context.cancelled.reason;
+    const cancelled = context.cancel.signal;
+    if (context.caller?.aborted || cancelled.aborted) {
+      const reason: unknown = context.caller?.aborted ? context.caller.reason : cancelled.reason;
       const cause = reason instanceof Error ? reason : new AbortedError(String(reason));
       return { reason: 'aborted', cause, summary: (i) => `fragment ${i} was cancelled` };
     }
@@ -571,7 +633,6 @@ export class FragmentDispatcher implements AsyncDisposable {
   ): Promise<{ worker: Worker; release: () => void } | undefined> {
     for (;;) {
       if (run.signal.aborted) throw run.signal.reason;
-      if (this.#closed) throw new AttemptError('error', 'connect', false, 'closed', 'aborted');
 
       const picker = this.#picker;
       if (picker.workers.length === 0) {
@@ -656,29 +717,42 @@ export class FragmentDispatcher implements AsyncDisposable {
     const startedAt = performance.now();
     const record = (result: AttemptResult, extra: { status?: number; error?: string } = {}) => {
       const durationMs = performance.now() - startedAt;
-      run.attempts.push({ worker, result, durationMs, ...extra, ...(hedge ? { hedge } : {}) });
+      const attempt = { worker, result, startedAt, durationMs, ...extra };
+      run.attempts.push(hedge ? { ...attempt, hedge } : attempt);
       return durationMs;
     };
 
     let inBody = false;
+    let release: (() => void) | undefined = releaseWorker;
     try {
       const response = await this.#pools.get(worker).request(this.#request(run, signal));
-      if (this.#retryStatuses.has(response.statusCode)) {
-        throw await this.#unavailable(worker, response, record);
+      const status = response.statusCode;
+      if (this.#retryStatuses.has(status)) throw await this.#unavailable(worker, response, record);
+
+      if (run.streaming) {
+        // The worker's slot is held until the caller has finished with the body.
+        response.body.once('close', releaseWorker);
+        release = undefined;
+        this.#answered(worker, record('answered', { status }));
+        const empty = new Uint8Array(0);
+        return { worker, status, headers: response.headers, body: empty, stream: response.body };
       }
 
       inBody = true;
       const body = await readBody(response.body, this.#options.maxBodyBytes);
-      const durationMs = record('answered', { status: response.statusCode });
-      this.#health.recordSuccess(worker.id, durationMs);
-      this.#budget.recordSuccess();
-      return { worker, status: response.statusCode, headers: response.headers, body };
+      this.#answered(worker, record('answered', { status }));
+      return { worker, status, headers: response.headers, body, stream: undefined };
     } catch (error) {
       if (error instanceof AttemptError) throw error;
       throw this.#failed(worker, error, inBody, signal, record);
     } finally {
-      releaseWorker();
+      release?.();
     }
+  }
+
+  #answered(worker: Worker, durationMs: number): void {
+    this.#health.recordSuccess(worker.id, durationMs);
+    this.#budget.recordSuccess();
   }
 
   #request(run: FragmentRun, signal: AbortSignal): Dispatcher.RequestOptions {

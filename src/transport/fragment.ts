@@ -1,3 +1,4 @@
+import type { Readable } from 'node:stream';
 import type { Worker } from '../discovery/worker.js';
 
 /**
@@ -78,6 +79,8 @@ export interface Attempt {
   readonly status?: number | undefined;
   /** A short description of the failure, when there was one. */
   readonly error?: string | undefined;
+  /** When the attempt was sent, on the `performance.now()` clock. */
+  readonly startedAt: number;
   /** Milliseconds from sending to the end of the attempt. */
   readonly durationMs: number;
   /** True for a hedged copy sent while an earlier attempt was still running. */
@@ -110,3 +113,22 @@ export interface FailedOutcome {
 
 /** What became of one fragment: answered or failed, never dropped. */
 export type Outcome = AnsweredOutcome | FailedOutcome;
+
+/**
+ * A fragment answered with a body still arriving, from `dispatchStream`. Read `body` to the
+ * end (or destroy it): the worker's slot is held until then. If the worker dies part-way,
+ * the stream fails with an error rather than ending early.
+ */
+export interface StreamedOutcome {
+  readonly ok: true;
+  readonly index: number;
+  readonly fragment: Fragment;
+  readonly worker: Worker;
+  readonly status: number;
+  readonly headers: Readonly<Record<string, string | string[] | undefined>>;
+  readonly body: Readable;
+  readonly attempts: readonly Attempt[];
+}
+
+/** What `dispatchStream` resolves with. */
+export type StreamOutcome = StreamedOutcome | FailedOutcome;

@@ -24,6 +24,7 @@ export class WorkerPools {
   readonly #options: Pool.Options;
   readonly #pools = new Map<string, PoolEntry>();
   readonly #retiring = new Set<Promise<void>>();
+  readonly #retiringPools = new Set<Pool>();
 
   constructor(options: Pool.Options) {
     this.#options = options;
@@ -58,10 +59,14 @@ export class WorkerPools {
     if (!entry) return;
 
     this.#pools.delete(id);
+    this.#retiringPools.add(entry.pool);
     const closing = entry.pool
       .close()
       .catch(() => undefined)
-      .finally(() => this.#retiring.delete(closing));
+      .finally(() => {
+        this.#retiring.delete(closing);
+        this.#retiringPools.delete(entry.pool);
+      });
     this.#retiring.add(closing);
   }
 
@@ -81,8 +86,8 @@ export class WorkerPools {
 
   /** Destroys every pool now, failing requests still running. */
   async destroy(): Promise<void> {
-    const pools = [...this.#pools.values()].map((entry) => entry.pool.destroy());
+    const pools = [...this.#pools.values()].map((entry) => entry.pool);
     this.#pools.clear();
-    await Promise.all(pools);
+    await Promise.all([...pools, ...this.#retiringPools].map((pool) => pool.destroy()));
   }
 }
