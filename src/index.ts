@@ -19,6 +19,69 @@ export type {
   AnsweredOutcome,
   FailedOutcome,
 } from './transport/fragment.js';
+export { parsePort, parsePositiveInteger } from './config.js';
+export type { Environment } from './config.js';
+export {
+  WorkerCache,
+  DiscoveryNotReadyError,
+  type WorkerCacheOptions,
+  type CacheStatus,
+  type WorkerChangeListener,
+  type WorkerSource,
+} from './discovery/cache.js';
+export {
+  diffWorkers,
+  type WorkerChange,
+  type WorkerUpdate,
+} from './discovery/diff.js';
+export {
+  parseLabelSelector,
+  matchesLabels,
+  SelectorSyntaxError,
+  type LabelSelector,
+  type SelectorRequirement,
+} from './discovery/label-selector.js';
+export {
+  kubernetesSettings,
+  kubernetesVariables,
+  type KubernetesSettings,
+  type KubernetesSettingsInput,
+} from './discovery/kubernetes-settings.js';
+export {
+  workersFromSlices,
+  endpointState,
+  type EndpointSliceLike,
+  type SliceOptions,
+  type SliceReport,
+} from './discovery/endpoint-slices.js';
+export {
+  loadKubeConfig,
+  type KubeConfigOptions,
+  type LoadedKubeConfig,
+} from './discovery/kube-config.js';
+export {
+  KubernetesWorkerDiscovery,
+  type KubernetesDiscoveryOptions,
+  type KubernetesInspection,
+} from './discovery/kubernetes.js';
+export { createPicker, registerPolicy, policyNames } from './balancer/registry.js';
+export type { PickerFactory } from './balancer/registry.js';
+export { RoundRobinPicker } from './balancer/round-robin.js';
+export { RendezvousPicker } from './balancer/rendezvous.js';
+export { LoadTracker } from './balancer/load-tracker.js';
+export type { WorkerLoad, EndRequest, LoadTrackerOptions } from './balancer/load-tracker.js';
+export { workerIdentity, IDENTITY_SOURCES } from './balancer/options.js';
+export type {
+  PickerOptions,
+  IdentitySource,
+  SlowStartOptions,
+  ZonePreferenceOptions,
+} from './balancer/options.js';
+export { TableCache } from './balancer/table-cache.js';
+export type { TableCacheOptions } from './balancer/table-cache.js';
+export { segmentKey, segmentIdKey } from './balancer/keys.js';
+export type { SegmentId } from './balancer/keys.js';
+export { xxh64, xxh64Into } from './balancer/xxh64.js';
 export { FragmentDispatcher } from './transport/dispatcher.js';
 export type {
   FragmentDispatcherOptions,

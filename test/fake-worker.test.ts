@@ -100,8 +100,12 @@ describe('FakeWorker', () => {
   );
 
   it('refuses to listen anywhere but loopback', async () => {
-    const anywhere = FakeWorker.start({ host: '0.0.0.0' as '127.0.0.1' });
-    await expect(anywhere).rejects.toThrow(/127\.0\.0\.1/);
+    for (const host of ['0.0.0.0', '10.0.0.1', '::', '127.0.0.1.example.com']) {
+      await expect(FakeWorker.start({ host })).rejects.toThrow(/127\.0\.0\.0\/8 address or ::1/);
+    }
+    const second = await FakeWorker.start({ host: '127.0.0.2' });
+    expect(second.worker().ip).toBe('127.0.0.2');
+    await second.stop();
   });
 });
 

@@ -42,8 +42,11 @@ export interface FakeResponse {
 export interface FakeWorkerOptions {
   /** The name the worker puts in its answers; default `fake-<port>`. */
   readonly name?: string | undefined;
-  /** Where to listen: `127.0.0.1` (default) or `::1`. Nothing else is allowed. */
-  readonly host?: '127.0.0.1' | '::1' | undefined;
+  /**
+   * Where to listen: `127.0.0.1` (default), another 127.0.0.0/8 address (so several fakes can
+   * share one port, as pods do) or `::1`. Nothing off loopback is allowed.
+   */
+  readonly host?: string | undefined;
   /** The port; `0` (default) picks a free one. */
   readonly port?: number | undefined;
   /** Delay before each answer in `normal` mode, in milliseconds. Default 0. */
@@ -70,7 +73,10 @@ export interface FakeEcho {
   readonly body: string;
 }
 
-const loopbackHosts = new Set(['127.0.0.1', '::1']);
+/** Loopback only: the fakes must never listen where other machines could reach them. */
+function isLoopback(host: string): boolean {
+  return host === '::1' || /^127\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.test(host);
+}
 
 /**
  * An HTTP server on loopback that answers query fragments like a worker would, and can be
@@ -87,7 +93,7 @@ const loopbackHosts = new Set(['127.0.0.1', '::1']);
  */
 export class FakeWorker {
   readonly name: string;
-  readonly host: '127.0.0.1' | '::1';
+  readonly host: string;
 
   #server: Server;
   #port: number;
@@ -116,8 +122,9 @@ export class FakeWorker {
   /** Starts a fake worker on loopback and resolves once it listens. */
   static async start(options: FakeWorkerOptions = {}): Promise<FakeWorker> {
     const host = options.host ?? '127.0.0.1';
-    if (!loopbackHosts.has(host)) {
-      throw new ConfigError('host', `FakeWorker host must be 127.0.0.1 or ::1, got ${host}`);
+    if (!isLoopback(host)) {
+      throw new ConfigError('host', `FakeWorker host must be a 127.0.0.0/8 address or ::1, ` +
+        `got ${JSON.stringify(host)}`);
     }
 
     const server = createServer();

@@ -1,3 +1,20 @@
+/**
+ * In-process fakes for tests and demos: a Kubernetes API server speaking real HTTPS list
+ * requests on 127.0.0.1, and helpers to build EndpointSlices.
+ *
+ * @packageDocumentation
+ */
+export {
+  FakeKubeApiServer,
+  endpointSlice,
+  type FakeKubeApiOptions,
+  type FakeEndpointSlice,
+  type FakeEndpoint,
+  type EndpointSpec,
+  type RecordedRequest,
+  type InjectedFailure,
+} from './fake-kube-api.js';
+export { createTestPki, type TestPki, type CertificateAndKey } from './test-ca.js';
 export { FakeWorker } from './fake-worker.js';
 export type {
   FakeWorkerMode,

@@ -1,0 +1,180 @@
+import { isIP } from 'node:net';
+import { compareWorkers, type Worker, type WorkerState } from './worker.js';
+
+/**
+ * The parts of a `discovery.k8s.io/v1` EndpointSlice that discovery reads. The client's
+ * `V1EndpointSlice` fits this shape, and so does plain JSON from the API.
+ */
+export interface EndpointSliceLike {
+  readonly addressType: string;
+  readonly metadata?: { readonly name?: string | undefined } | undefined;
+  readonly endpoints?: readonly EndpointLike[] | undefined | null;
+}
+
+/** One endpoint of a slice: one pod, with one or more interchangeable addresses. */
+export interface EndpointLike {
+  readonly addresses: readonly string[];
+  readonly conditions?:
+    | {
+        readonly ready?: boolean | undefined | null;
+        readonly serving?: boolean | undefined | null;
+        readonly terminating?: boolean | undefined | null;
+      }
+    | undefined
+    | null;
+  readonly targetRef?: { readonly uid?: string | undefined; readonly name?: string | undefined }
+    | undefined
+    | null;
+  readonly nodeName?: string | undefined | null;
+  readonly zone?: string | undefined | null;
+}
+
+/** How to turn slices into workers. */
+export interface SliceOptions {
+  /** The port every worker answers on (`QUERY_WORKER_PORT`). */
+  readonly port: number;
+  /**
+   * Keep endpoints that are terminating but still serving, as `state: 'draining'`, so in-flight
+   * work can finish and balancers can use them as a last resort. Default `false`.
+   */
+  readonly keepDraining?: boolean | undefined;
+  /** Address families to admit. Default `['IPv4']`. */
+  readonly addressTypes?: readonly string[] | undefined;
+}
+
+/** What discovery saw, so an empty result can be explained rather than guessed at. */
+export interface SliceReport {
+  /** Slices looked at. */
+  slices: number;
+  /** Slices skipped because their address type was not admitted (IPv6, FQDN). */
+  skippedSlicesByAddressType: number;
+  /** Endpoints looked at, in admitted slices. */
+  endpoints: number;
+  /** Endpoints whose `ready` condition was false (and that were not kept as draining). */
+  notReady: number;
+  /** Endpoints that were terminating (and not kept as draining). */
+  terminating: number;
+  /** Endpoints without a usable address. */
+  badAddresses: number;
+  /** Endpoints that named a worker already found in another slice. */
+  duplicates: number;
+}
+
+/** The result of {@link workersFromSlices}: workers plus the counts behind them. */
+export interface SliceWorkers {
+  readonly workers: Worker[];
+  readonly report: SliceReport;
+}
+
+/** An empty report, for sources that have looked at nothing yet. */
+export function emptySliceReport(): SliceReport {
+  return {
+    slices: 0,
+    skippedSlicesByAddressType: 0,
+    endpoints: 0,
+    notReady: 0,
+    terminating: 0,
+    badAddresses: 0,
+    duplicates: 0,
+  };
+}
+
+/**
+ * The state an endpoint's conditions give it, or `undefined` when it takes no fragments.
+ * The API defines absent `ready` as ready, absent `serving` as `ready`, absent `terminating`
+ * as false.
+ */
+export function endpointState(
+  conditions: EndpointLike['conditions'],
+  keepDraining: boolean,
+): WorkerState | 'not-ready' | 'terminating' {
+  const ready = conditions?.ready ?? true;
+  const serving = conditions?.serving ?? ready;
+  const terminating = conditions?.terminating ?? false;
+
+  if (terminating) return keepDraining && serving ? 'draining' : 'terminating';
+  if (ready) return 'ready';
+  return 'not-ready';
+}
+
+function addressMatches(address: string, addressType: string): boolean {
+  const family = isIP(address);
+  return (addressType === 'IPv4' && family === 4) || (addressType === 'IPv6' && family === 6);
+}
+
+function rank(state: WorkerState): number {
+  return state === 'ready' ? 2 : 1;
+}
+
+/**
+ * Turns EndpointSlices into workers. Pure: no I/O.
+ *
+ * One worker per endpoint, at its first address (the API says an endpoint's addresses are
+ * interchangeable). The worker's `id` is the pod UID when the endpoint names its pod, else
+ * `ip:port`. A worker seen in several slices (slices are rebalanced, and watchers see the halves
+ * of a move at different times) is one worker, ready if any copy is ready. Workers come back
+ * sorted by address.
+ *
+ * @example
+ * ```ts
+ * const { workers, report } = workersFromSlices(slices, { port: 7101 });
+ * if (workers.length === 0) console.log(`${report.notReady} endpoints were not ready`);
+ * ```
+ */
+export function workersFromSlices(
+  slices: readonly EndpointSliceLike[],
+  options: SliceOptions,
+): SliceWorkers {
+  const admitted = options.addressTypes ?? ['IPv4'];
+  const keepDraining = options.keepDraining ?? false;
+  const report = emptySliceReport();
+  const byId = new Map<string, Worker>();
+
+  for (const slice of slices) {
+    report.slices += 1;
+    if (!admitted.includes(slice.addressType)) {
+      report.skippedSlicesByAddressType += 1;
+      continue;
+    }
+
+    for (const endpoint of slice.endpoints ?? []) {
+      report.endpoints += 1;
+      const state = endpointState(endpoint.conditions, keepDraining);
+      if (state === 'not-ready') report.notReady += 1;
+      if (state === 'terminating') report.terminating += 1;
+      if (state === 'not-ready' || state === 'terminating') continue;
+
+      const ip = endpoint.addresses[0];
+      if (ip === undefined || !addressMatches(ip, slice.addressType)) {
+        report.badAddresses += 1;
+        continue;
+      }
+
+      const worker = endpointWorker(endpoint, ip, options.port, state);
+      const seen = byId.get(worker.id);
+      if (seen !== undefined) report.duplicates += 1;
+      if (seen === undefined || rank(worker.state) > rank(seen.state)) byId.set(worker.id, worker);
+    }
+  }
+
+  return { workers: [...byId.values()].sort(compareWorkers), report };
+}
+
+function endpointWorker(
+  endpoint: EndpointLike,
+  ip: string,
+  port: number,
+  state: WorkerState,
+): Worker {
+  const uid = endpoint.targetRef?.uid;
+  const worker: Worker = {
+    id: uid !== undefined && uid !== '' ? uid : `${ip.includes(':') ? `[${ip}]` : ip}:${port}`,
+    ip,
+    port,
+    state,
+    podName: endpoint.targetRef?.name ?? undefined,
+    nodeName: endpoint.nodeName ?? undefined,
+    zone: endpoint.zone ?? undefined,
+  };
+  return worker;
+}

@@ -1,0 +1,198 @@
+import { ApiException } from '@kubernetes/client-node';
+import { AbortedError, DiscoveryError } from '../errors.js';
+
+/** What was being asked of the API server when something failed. */
+export interface ApiCallContext {
+  readonly server: string;
+  readonly namespace: string;
+  /** The resource listed, such as `endpointslices`. */
+  readonly resource: string;
+  /** The API group of that resource, such as `discovery.k8s.io` (empty for the core group). */
+  readonly group: string;
+  /** Whether the call was aborted by our own deadline rather than by the caller. */
+  readonly timedOutAfterMs?: number | undefined;
+}
+
+const networkCodes = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EPIPE',
+  'UND_ERR_SOCKET',
+  'UND_ERR_CONNECT_TIMEOUT',
+]);
+
+const tlsCodePattern = /^(ERR_TLS_|CERT_|UNABLE_TO_|DEPTH_ZERO|SELF_SIGNED|ERR_SSL)/;
+
+function errorCode(error: unknown): string | undefined {
+  for (let current = error, depth = 0; current instanceof Error && depth < 5; depth += 1) {
+    const code = (current as { code?: unknown }).code;
+    if (typeof code === 'string') return code;
+    current = current.cause;
+  }
+  return undefined;
+}
+
+function isAbort(error: unknown): boolean {
+  return error instanceof Error && (error.name === 'AbortError' || error.name === 'TimeoutError');
+}
+
+/** Seconds from a `Retry-After` header in either of its two forms, if present and sane. */
+export function retryAfterSeconds(
+  value: string | undefined,
+  now = Date.now(),
+): number | undefined {
+  if (value === undefined || value.trim() === '') return undefined;
+  if (/^\d+$/.test(value.trim())) return Number(value.trim());
+
+  const date = Date.parse(value);
+  if (Number.isNaN(date)) return undefined;
+  return Math.max(0, Math.ceil((date - now) / 1000));
+}
+
+/** The RBAC rule a service account needs to list (and watch) a resource. */
+export function rbacRule(context: ApiCallContext): string {
+  const group = context.group === '' ? '"" (core)' : context.group;
+  return (
+    `"list" and "watch" on "${context.resource}" in API group ${group} ` +
+    `in namespace "${context.namespace}"`
+  );
+}
+
+/**
+ * Turns whatever the Kubernetes client threw into a {@link DiscoveryError} that says what failed,
+ * where, and what to do. It reads only the status, the headers and the Status message; it never
+ * copies request headers, so tokens cannot leak into the message.
+ */
+export function toDiscoveryError(
+  error: unknown,
+  context: ApiCallContext,
+  callerSignal?: AbortSignal,
+): DiscoveryError | AbortedError {
+  if (callerSignal?.aborted) {
+    return new AbortedError('Kubernetes discovery was aborted', { cause: callerSignal.reason });
+  }
+  const where = `${context.resource} in namespace "${context.namespace}" at ${context.server}`;
+
+  if (error instanceof ApiException) return fromStatus(error, context, where);
+
+  if (isAbort(error) && context.timedOutAfterMs !== undefined) {
+    return new DiscoveryError(
+      'timeout',
+      `listing ${where} timed out after ${context.timedOutAfterMs} ms: the API server is slow ` +
+        'or unreachable; check the network path to it',
+      { server: context.server },
+    );
+  }
+
+  const code = errorCode(error);
+  if (code !== undefined && tlsCodePattern.test(code)) {
+    return new DiscoveryError(
+      'unreachable',
+      `TLS to ${context.server} failed (${code}): the API server's certificate does not ` +
+        'match the configured CA or host name; check certificate-authority in the kubeconfig',
+      { server: context.server },
+    );
+  }
+  if (code !== undefined && networkCodes.has(code)) {
+    return new DiscoveryError(
+      'unreachable',
+      `cannot reach the Kubernetes API server at ${context.server} (${code}) while listing ` +
+        `${where}; check that the server address in the kubeconfig is right and reachable`,
+      { server: context.server },
+    );
+  }
+  if (error instanceof SyntaxError) {
+    return new DiscoveryError(
+      'malformed',
+      `the API server at ${context.server} sent a response that is not valid JSON while ` +
+        `listing ${where}`,
+      { server: context.server },
+    );
+  }
+
+  const kind = error instanceof Error ? error.name : typeof error;
+  return new DiscoveryError(
+    'unavailable',
+    `listing ${where} failed (${kind}${code ? ` ${code}` : ''})`,
+    { server: context.server },
+  );
+}
+
+function statusMessage(body: unknown): string | undefined {
+  if (typeof body === 'string') {
+    try {
+      return statusMessage(JSON.parse(body));
+    } catch {
+      return undefined;
+    }
+  }
+  if (typeof body === 'object' && body !== null && 'message' in body) {
+    const message = (body as { message: unknown }).message;
+    if (typeof message === 'string') return message.slice(0, 300);
+  }
+  return undefined;
+}
+
+function fromStatus(
+  error: ApiException<unknown>,
+  context: ApiCallContext,
+  where: string,
+): DiscoveryError {
+  const status = error.code;
+  const said = statusMessage(error.body);
+  const server = context.server;
+  const detail = said === undefined ? '' : ` (the server said: ${said})`;
+  const headers = error.headers ?? {};
+  const retryAfter = retryAfterSeconds(headers['retry-after'] ?? headers['Retry-After']);
+
+  const retrying = retryAfter === undefined ? 'with backoff' : `after ${retryAfter} s`;
+
+  switch (status) {
+    case 401:
+      return new DiscoveryError(
+        'unauthorized',
+        `the API server at ${server} rejected our credentials (401 Unauthorized) while listing ` +
+          `${where}: the token or client certificate is missing, expired or wrong; check the ` +
+          'kubeconfig user, or the mounted service-account token',
+        { status, server },
+      );
+    case 403:
+      return new DiscoveryError(
+        'forbidden',
+        `the API server at ${server} refused to let us list ${where} (403 Forbidden)` +
+          `${detail}. Grant the service account ${rbacRule(context)} with a Role and ` +
+          'RoleBinding',
+        { status, server },
+      );
+    case 404:
+      return new DiscoveryError(
+        'not-found',
+        `the API server at ${server} has no ${context.resource} API in group ` +
+          `${context.group || 'core'} (404 Not Found)${detail}: the cluster may be older than ` +
+          'Kubernetes 1.21, or the server URL points at something else',
+        { status, server },
+      );
+    case 410:
+      return new DiscoveryError('gone', `listing ${where} expired (410 Gone)${detail}`, {
+        status,
+        server,
+      });
+    case 429:
+      return new DiscoveryError(
+        'throttled',
+        `the API server at ${server} is throttling us (429 Too Many Requests) while listing ` +
+          `${where}; retrying ${retrying}`,
+        { status, server, retryAfterSeconds: retryAfter },
+      );
+    default:
+      return new DiscoveryError(
+        status >= 500 ? 'server' : 'unavailable',
+        `the API server at ${server} answered ${status} while listing ${where}${detail}`,
+        { status, server, retryAfterSeconds: retryAfter },
+      );
+  }
+}

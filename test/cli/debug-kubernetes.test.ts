@@ -1,0 +1,169 @@
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { runCli } from '../../src/cli/run.js';
+import { endpointSlice, FakeKubeApiServer } from '../../src/testing/fake-kube-api.js';
+import { tempDir } from '../support/temp.js';
+
+const namespace = 'cardinalhq-datalake';
+const selector = 'app.kubernetes.io/instance=lakerunner,app.kubernetes.io/component=query-worker';
+const labels = {
+  'app.kubernetes.io/instance': 'lakerunner',
+  'app.kubernetes.io/component': 'query-worker',
+};
+
+let api: FakeKubeApiServer;
+let kubeconfig: string;
+
+beforeAll(async () => {
+  api = await FakeKubeApiServer.start({ forbiddenNamespaces: ['locked'] });
+});
+
+afterAll(async () => {
+  await api.close();
+});
+
+beforeEach(async () => {
+  kubeconfig = await api.writeKubeConfig(join(await tempDir(), 'kubeconfig'));
+  for (const name of ['workers', 'not-ready']) api.deleteSlice(namespace, name);
+});
+
+async function cli(args: string[], env: Record<string, string> = {}) {
+  let stdout = '';
+  let stderr = '';
+  const status = await runCli(args, {
+    stdout: (text) => (stdout += text),
+    stderr: (text) => (stderr += text),
+    env: { KUBECONFIG: kubeconfig, ...env },
+  });
+  return { status, stdout, stderr };
+}
+
+const flags = [
+  `--pod-namespace=${namespace}`,
+  `--worker-pod-label-selector=${selector}`,
+  '--query-worker-port=7101',
+];
+
+describe('lakerunner debug kubernetes-discovery', () => {
+  it('prints exactly the settings and the one worker found', async () => {
+    api.putSlice(endpointSlice({
+      name: 'workers', namespace, labels, endpoints: [{ address: '10.244.5.158' }],
+    }));
+
+    const { status, stdout, stderr } = await cli(['debug', 'kubernetes-discovery', ...flags]);
+    expect(stdout).toBe(
+      [
+        'Debugging Kubernetes worker discovery...',
+        'POD_NAMESPACE: cardinalhq-datalake',
+        `WORKER_POD_LABEL_SELECTOR: ${selector}`,
+        'QUERY_WORKER_PORT: 7101',
+        '',
+        'Discovering workers...',
+        'Found 1 workers:',
+        '  [1] 10.244.5.158:7101',
+        '',
+      ].join('\n'),
+    );
+    expect(stderr).toBe('');
+    expect(status).toBe(0);
+  });
+
+  it('reads each flag from its environment variable when the flag is absent', async () => {
+    api.putSlice(endpointSlice({
+      name: 'workers', namespace, labels, endpoints: [{ address: '10.244.5.1' }],
+    }));
+    const { status, stdout } = await cli(['debug', 'kubernetes-discovery'], {
+      POD_NAMESPACE: namespace,
+      WORKER_POD_LABEL_SELECTOR: selector,
+      QUERY_WORKER_PORT: '7101',
+    });
+    expect(status).toBe(0);
+    expect(stdout).toContain('  [1] 10.244.5.1:7101\n');
+  });
+
+  it('explains an empty result with the checklist and exits 3', async () => {
+    api.putSlice(endpointSlice({
+      name: 'not-ready', namespace, labels, endpoints: [{ address: '10.244.5.2', ready: false }],
+    }));
+    const { status, stdout } = await cli(['debug', 'kubernetes-discovery', ...flags]);
+    expect(status).toBe(3);
+    expect(stdout).toContain('Discovering workers...\nFound 0 workers:\n\nNo workers found.');
+    for (const cause of ['Selector:', 'Namespace:', 'Readiness:', 'Missing EndpointSlices:',
+      'IPv4 only:']) {
+      expect(stdout).toContain(cause);
+    }
+    expect(stdout).toContain('(1 not ready, 0 terminating)');
+  });
+
+  it.each([
+    [['--query-worker-port=70000'], '--query-worker-port is "70000": expected a whole number'],
+    [['--pod-namespace=Bad_NS'], '--pod-namespace is "Bad_NS"'],
+    [['--worker-pod-label-selector=app in ('], '--worker-pod-label-selector is "app in ("'],
+    [['--no-such-flag'], "Unknown option '--no-such-flag'"],
+  ])('exits 2 with the error for bad flags %j', async (bad, message) => {
+    const { status, stdout, stderr } = await cli([
+      'debug', 'kubernetes-discovery', ...flags, ...bad,
+    ]);
+    expect(status).toBe(2);
+    expect(stdout).toBe('');
+    expect(stderr).toContain(message);
+  });
+
+  it('exits 2 naming the variable when a setting is missing everywhere', async () => {
+    const { status, stderr } = await cli(['debug', 'kubernetes-discovery']);
+    expect(status).toBe(2);
+    expect(stderr).toBe(
+      'error: POD_NAMESPACE (or --pod-namespace) is not set: give a value such as default\n',
+    );
+  });
+
+  it('exits 1 with the DiscoveryError for cluster errors', async () => {
+    const { status, stderr } = await cli([
+      'debug', 'kubernetes-discovery', ...flags, '--pod-namespace=locked',
+    ]);
+    expect(status).toBe(1);
+    expect(stderr).toContain('403 Forbidden');
+    expect(stderr).toContain('"list" and "watch" on "endpointslices"');
+  });
+
+  it('documents every flag and the exit statuses in --help', async () => {
+    const { status, stdout } = await cli(['debug', 'kubernetes-discovery', '--help']);
+    expect(status).toBe(0);
+    for (const text of ['--pod-namespace', '--worker-pod-label-selector', '--query-worker-port',
+      '--output', 'Exit status', '  3  discovery worked but found no workers']) {
+      expect(stdout).toContain(text);
+    }
+  });
+
+  it('prints JSON for scripts with --output=json', async () => {
+    api.putSlice(endpointSlice({
+      name: 'workers', namespace, labels, endpoints: [{ address: '10.244.5.158' }],
+    }));
+    const { status, stdout } = await cli([
+      'debug', 'kubernetes-discovery', ...flags, '--output=json',
+    ]);
+    expect(status).toBe(0);
+    const parsed = JSON.parse(stdout) as { workers: Array<{ ip: string }> };
+    expect(parsed.workers.map((worker) => worker.ip)).toEqual(['10.244.5.158']);
+  });
+
+  it('runs as the built lakerunner binary', async () => {
+    api.putSlice(endpointSlice({
+      name: 'workers', namespace, labels, endpoints: [{ address: '10.244.5.158' }],
+    }));
+    const bin = join(import.meta.dirname, '../../dist/cli/main.js');
+    const { stdout } = await promisify(execFile)(process.execPath, [bin, 'debug',
+      'kubernetes-discovery', ...flags], { env: { KUBECONFIG: kubeconfig, PATH: '' } });
+    expect(stdout).toContain('Found 1 workers:\n  [1] 10.244.5.158:7101\n');
+
+    const failed = await promisify(execFile)(process.execPath, [bin, 'debug',
+      'kubernetes-discovery', ...flags, '--query-worker-port=0'], {
+      env: { KUBECONFIG: kubeconfig },
+    })
+      .catch((error: { code: number; stderr: string }) => error);
+    expect(failed).toMatchObject({ code: 2 });
+    expect((failed as { stderr: string }).stderr).toContain('--query-worker-port is "0"');
+  });
+});
