@@ -83,6 +83,21 @@ describe('FragmentDispatcher basics', () => {
   });
 });
 
+describe('FragmentDispatcher options', () => {
+  it('takes a policy by name and names the option at fault otherwise', async () => {
+    const source = await listCache([]);
+    cleanups.push(() => source.cache.close());
+
+    expect(() => new FragmentDispatcher(source.cache, { picker: 'nope' })).toThrow(
+      /policy "nope" is unknown; valid policies: .*rendezvous/,
+    );
+    expect(() => new FragmentDispatcher(source.cache, { picker: rotatingPicker, maxAttempts: 0 }))
+      .toThrow(/option maxAttempts must be a positive integer, got 0/);
+    const named = new FragmentDispatcher(source.cache, { picker: 'round-robin' });
+    await named.close();
+  });
+});
+
 describe('FragmentDispatcher retries on stale endpoints', () => {
   it('retries at once on another worker when connections are refused', async () => {
     const workers = await fakes(3);
@@ -107,7 +122,9 @@ describe('FragmentDispatcher retries on stale endpoints', () => {
       [0, 1, 2, 3].map((i) => spawnFakeWorker({ name: `p${i}`, latencyMs: 2 })),
     );
     cleanups.push(() => Promise.all(children.map((child) => child.kill())));
-    const { dispatcher } = await dispatcherOver(children.map((child) => child.worker()));
+    const { dispatcher } = await dispatcherOver(children.map((child) => child.worker()), {
+      picker: 'rendezvous',
+    });
 
     const outcomes: Outcome[] = [];
     for await (const outcome of dispatcher.fanOutStream(fragments(1200))) {

@@ -100,7 +100,7 @@ export async function spawnFakeWorker(
     exited,
     worker: (overrides = {}) => ({
       id: name,
-      ip: '127.0.0.1',
+      ip: options.host ?? '127.0.0.1',
       port,
       state: 'ready',
       ...overrides,

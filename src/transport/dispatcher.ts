@@ -4,6 +4,9 @@ import type { Dispatcher } from 'undici';
 import { AbortedError, ConfigError } from '../errors.js';
 import { silentLogger, type Logger } from '../logger.js';
 import type { Picker } from '../balancer/picker.js';
+import { LoadTracker } from '../balancer/load-tracker.js';
+import type { PickerOptions } from '../balancer/options.js';
+import { createPicker } from '../balancer/registry.js';
 import type { WorkerSource } from '../discovery/cache.js';
 import type { WorkerChange } from '../discovery/diff.js';
 import type { Worker } from '../discovery/worker.js';
@@ -32,8 +35,18 @@ export type PickerPolicy = (workers: readonly Worker[]) => Picker;
 
 /** Options for {@link FragmentDispatcher}. Times are in milliseconds. */
 export interface FragmentDispatcherOptions {
-  /** Builds the picker for each worker set, e.g. `(w) => createPicker('rendezvous', w)`. */
-  readonly picker: PickerPolicy;
+  /**
+   * The balancing policy: a registered name (`'rendezvous'`, `'round-robin'`, …) or a
+   * function building a picker for each worker set.
+   */
+  readonly picker: string | PickerPolicy;
+  /** Options for a picker given by name (identity, slow start, zones…). */
+  readonly pickerOptions?: Omit<PickerOptions, 'tracker'> | undefined;
+  /**
+   * Live per-worker load counters, written by the dispatcher for every request and read by
+   * load-aware pickers. Default: a tracker of the dispatcher's own.
+   */
+  readonly tracker?: LoadTracker | undefined;
   /** Attempts per fragment, hedges included. Default 3. */
   readonly maxAttempts?: number | undefined;
   /** Connect timeout for pod addresses: a pod that is gone rarely answers. Default 1,500. */
@@ -193,6 +206,7 @@ function replayable(fragment: Fragment): boolean {
 export class FragmentDispatcher implements AsyncDisposable {
   readonly #source: WorkerSource;
   readonly #policy: PickerPolicy;
+  readonly #tracker: LoadTracker;
   readonly #options: typeof defaults & { whenNoWorkers: 'wait' | 'fail' };
   readonly #hedgeAfterMs: number | undefined;
   readonly #retryStatuses: ReadonlySet<number>;
@@ -211,12 +225,9 @@ export class FragmentDispatcher implements AsyncDisposable {
   #closed = false;
 
   constructor(source: WorkerSource, options: FragmentDispatcherOptions) {
-    if (typeof options.picker !== 'function') {
-      const got = typeof options.picker;
-      throw new ConfigError('picker', `option picker must be a function, got ${got}`);
-    }
     this.#source = source;
-    this.#policy = options.picker;
+    this.#tracker = options.tracker ?? new LoadTracker();
+    this.#policy = policyOf(options, this.#tracker);
     this.#options = validated(options);
     this.#hedgeAfterMs =
       options.hedgeAfterMs === undefined
@@ -723,7 +734,11 @@ export class FragmentDispatcher implements AsyncDisposable {
     };
 
     let inBody = false;
-    let release: (() => void) | undefined = releaseWorker;
+    const endLoad = this.#tracker.start(worker.id);
+    let release: (() => void) | undefined = () => {
+      endLoad();
+      releaseWorker();
+    };
     try {
       const response = await this.#pools.get(worker).request(this.#request(run, signal));
       const status = response.statusCode;
@@ -731,16 +746,20 @@ export class FragmentDispatcher implements AsyncDisposable {
 
       if (run.streaming) {
         // The worker's slot is held until the caller has finished with the body.
-        response.body.once('close', releaseWorker);
+        response.body.once('close', release);
         release = undefined;
-        this.#answered(worker, record('answered', { status }));
+        const durationMs = record('answered', { status });
+        this.#answered(worker, durationMs);
+        endLoad(durationMs);
         const empty = new Uint8Array(0);
         return { worker, status, headers: response.headers, body: empty, stream: response.body };
       }
 
       inBody = true;
       const body = await readBody(response.body, this.#options.maxBodyBytes);
-      this.#answered(worker, record('answered', { status }));
+      const durationMs = record('answered', { status });
+      this.#answered(worker, durationMs);
+      endLoad(durationMs);
       return { worker, status, headers: response.headers, body, stream: undefined };
     } catch (error) {
       if (error instanceof AttemptError) throw error;
@@ -832,6 +851,23 @@ class HedgeLost extends Error {
   constructor() {
     super('another copy of the fragment answered first');
   }
+}
+
+/** Turns the `picker` option (a policy name or a function) into a picker builder. */
+function policyOf(options: FragmentDispatcherOptions, tracker: LoadTracker): PickerPolicy {
+  const picker = options.picker;
+  if (typeof picker === 'function') return picker;
+  if (typeof picker !== 'string') {
+    throw new ConfigError(
+      'picker',
+      `option picker must be a policy name or a function, got ${typeof picker}`,
+    );
+  }
+
+  const pickerOptions = { ...options.pickerOptions, tracker };
+  // Built once now, so an unknown name fails here with the list of valid ones.
+  createPicker(picker, [], pickerOptions);
+  return (workers) => createPicker(picker, workers, pickerOptions);
 }
 
 function validated(
