@@ -77,6 +77,11 @@ export interface FragmentDispatcherOptions {
   readonly whenNoWorkers?: 'wait' | 'fail' | undefined;
   /** Send a copy to the next worker when a fragment has not answered after this. Default off. */
   readonly hedgeAfterMs?: number | undefined;
+  /**
+   * The most hedged copies in flight at once, as a share of `maxInFlight` (at least one), so
+   * that hedging on an overloaded system cannot double its load. Default 0.1.
+   */
+  readonly maxHedgeShare?: number | undefined;
   /** The dispatcher-wide retry budget; see {@link RetryBudget}. */
   readonly retryBudget?: RetryBudgetOptions | undefined;
   /** Passive health (ejection) settings; see {@link WorkerHealth}. */
@@ -123,6 +128,8 @@ interface CallContext {
   readonly streaming: boolean;
   /** False when the dispatcher was already closed as the call came in. */
   readonly admitted: boolean;
+  /** Stops following the caller's signal, so a long-lived signal gathers no listeners. */
+  readonly dispose: () => void;
 }
 
 /** A failed attempt, thrown inside the retry loop. */
@@ -144,9 +151,15 @@ interface FragmentRun {
   readonly fragment: Fragment;
   readonly attempts: Attempt[];
   readonly tried: Set<string>;
+  /** The call's signal: the caller, the query deadline, fail-fast and early exits. */
   readonly signal: AbortSignal;
+  /** The fragment's deadline on the `performance.now()` clock (fragment or query limit). */
   readonly deadlineAt: number;
+  /** Which limit `deadlineAt` is. */
+  readonly deadlineScope: 'fragment' | 'query';
   readonly streaming: boolean;
+  /** `signal` plus the fragment's deadline, made only when the fragment has to wait. */
+  waitSignal: AbortSignal | undefined;
   started: number;
   stop: RetryStop | undefined;
   releaseRetry: (() => void) | undefined;
@@ -209,6 +222,8 @@ export class FragmentDispatcher implements AsyncDisposable {
   readonly #tracker: LoadTracker;
   readonly #options: typeof defaults & { whenNoWorkers: 'wait' | 'fail' };
   readonly #hedgeAfterMs: number | undefined;
+  readonly #maxHedges: number;
+  #hedges = 0;
   readonly #retryStatuses: ReadonlySet<number>;
   readonly #logger: Logger;
   readonly #pools: WorkerPools;
@@ -233,6 +248,14 @@ export class FragmentDispatcher implements AsyncDisposable {
       options.hedgeAfterMs === undefined
         ? undefined
         : positiveNumber('hedgeAfterMs', options.hedgeAfterMs);
+    const hedgeShare = options.maxHedgeShare ?? 0.1;
+    if (!(hedgeShare >= 0 && hedgeShare <= 1)) {
+      throw new ConfigError(
+        'maxHedgeShare',
+        `option maxHedgeShare must be between 0 and 1, got ${hedgeShare}`,
+      );
+    }
+    this.#maxHedges = Math.max(1, Math.floor(this.#options.maxInFlight * hedgeShare));
     this.#retryStatuses = new Set(options.retryStatuses ?? defaultRetryStatuses);
     this.#logger = options.logger ?? silentLogger;
 
@@ -279,9 +302,9 @@ export class FragmentDispatcher implements AsyncDisposable {
   async fanOut(fragments: Iterable<Fragment>, options: FanOutOptions = {}): Promise<Outcome[]> {
     const list = [...fragments];
     const outcomes = new Array<Outcome>(list.length);
-    for await (const outcome of this.fanOutStream(list, options)) {
+    await this.#spread(list, options, (outcome) => {
       outcomes[outcome.index] = outcome;
-    }
+    }).done;
     return outcomes;
   }
 
@@ -294,39 +317,15 @@ export class FragmentDispatcher implements AsyncDisposable {
     options: FanOutOptions = {},
   ): AsyncGenerator<Outcome, void, undefined> {
     const list = [...fragments];
-    const concurrency = positiveInteger(
-      'concurrency',
-      options.concurrency ?? this.#options.maxInFlight,
-    );
-    const context = this.#context(options, false);
-    const cancel = context.cancel;
-    this.#calls += 1;
-
     const done: Outcome[] = [];
     let wake: (() => void) | undefined;
-    let next = 0;
-    let running = 0;
-    const launch = (): void => {
-      while (running < concurrency && next < list.length) {
-        const index = next;
-        next += 1;
-        running += 1;
-        void this.#runOne(list[index] as Fragment, index, context).then((result) => {
-          const outcome = result as Outcome;
-          running -= 1;
-          done.push(outcome);
-          if (options.failFast && !outcome.ok && !cancel.signal.aborted) {
-            cancel.abort(new AbortedError(`fan-out cancelled: fragment ${index} failed`));
-          }
-          launch();
-          wake?.();
-        });
-      }
-    };
+    const spread = this.#spread(list, options, (outcome) => {
+      done.push(outcome);
+      wake?.();
+    });
 
     let yielded = 0;
     try {
-      launch();
       while (yielded < list.length) {
         if (done.length === 0) await new Promise<void>((resolve) => (wake = resolve));
         const outcome = done.shift();
@@ -335,10 +334,63 @@ export class FragmentDispatcher implements AsyncDisposable {
         yield outcome;
       }
     } finally {
-      if (yielded < list.length) cancel.abort(new AbortedError('fan-out consumer stopped'));
+      if (yielded < list.length) spread.cancel(new AbortedError('fan-out consumer stopped'));
+      await spread.done;
+    }
+  }
+
+  /**
+   * Runs fragments with at most `concurrency` at once, reporting each outcome as it comes.
+   * Everything is set up before the first await, so a call made before `close()` counts as
+   * admitted.
+   */
+  #spread(
+    list: readonly Fragment[],
+    options: FanOutOptions,
+    onOutcome: (outcome: Outcome) => void,
+  ): { done: Promise<void>; cancel: (reason: Error) => void } {
+    const concurrency = positiveInteger(
+      'concurrency',
+      options.concurrency ?? this.#options.maxInFlight,
+    );
+    const context = this.#context(options, false);
+    const cancel = context.cancel;
+    this.#calls += 1;
+
+    let next = 0;
+    let running = 0;
+    let finished = 0;
+    let resolveDone: () => void = () => undefined;
+    const done = new Promise<void>((resolve) => (resolveDone = resolve));
+    const settle = (outcome: Outcome): void => {
+      running -= 1;
+      finished += 1;
+      if (options.failFast && !outcome.ok && !cancel.signal.aborted) {
+        cancel.abort(new AbortedError(`fan-out cancelled: fragment ${outcome.index} failed`));
+      }
+      onOutcome(outcome);
+      if (finished === list.length) end();
+      else launch();
+    };
+    const launch = (): void => {
+      while (running < concurrency && next < list.length) {
+        const index = next;
+        next += 1;
+        running += 1;
+        void this.#runOne(list[index] as Fragment, index, context).then((result) =>
+          settle(result as Outcome));
+      }
+    };
+    const end = (): void => {
+      context.dispose();
       this.#calls -= 1;
       this.#wakeDrain();
-    }
+      resolveDone();
+    };
+
+    if (list.length === 0) end();
+    else launch();
+    return { done, cancel: (reason) => cancel.abort(reason) };
   }
 
   /**
@@ -357,7 +409,10 @@ export class FragmentDispatcher implements AsyncDisposable {
     const context = this.#context(options, true);
     this.#calls += 1;
     try {
-      return (await this.#runOne(fragment, 0, context)) as StreamOutcome;
+      const outcome = (await this.#runOne(fragment, 0, context)) as StreamOutcome;
+      if (outcome.ok) outcome.body.once('close', context.dispose);
+      else context.dispose();
+      return outcome;
     } finally {
       this.#calls -= 1;
       this.#wakeDrain();
@@ -397,17 +452,25 @@ export class FragmentDispatcher implements AsyncDisposable {
   }
 
   #context(options: DispatchOptions, streaming: boolean): CallContext {
+    // One plain controller per call, fed by the caller's signal and the query deadline: a
+    // composite AbortSignal.any costs a walk of its sources on every listener added, and
+    // every request adds one.
     const cancel = new AbortController();
-    const signals = [cancel.signal];
-    if (options.signal) signals.push(options.signal);
     const queryTimeout =
       options.timeoutMs === undefined
         ? undefined
         : AbortSignal.timeout(positiveNumber('timeoutMs', options.timeoutMs));
-    if (queryTimeout) signals.push(queryTimeout);
+    const unfollow: Array<() => void> = [];
+    for (const source of [options.signal, queryTimeout]) {
+      if (!source) continue;
+      if (source.aborted) cancel.abort(source.reason);
+      const follow = (): void => cancel.abort(source.reason);
+      source.addEventListener('abort', follow, { once: true });
+      unfollow.push(() => source.removeEventListener('abort', follow));
+    }
 
     return {
-      signal: AbortSignal.any(signals),
+      signal: cancel.signal,
       caller: options.signal,
       queryTimeout,
       queryTimeoutMs: options.timeoutMs,
@@ -416,6 +479,9 @@ export class FragmentDispatcher implements AsyncDisposable {
       cancel,
       streaming,
       admitted: !this.#closed,
+      dispose: () => {
+        for (const remove of unfollow) remove();
+      },
     };
   }
 
@@ -436,17 +502,18 @@ export class FragmentDispatcher implements AsyncDisposable {
     }
 
     this.#running += 1;
-    const fragmentTimeout = AbortSignal.timeout(this.#options.fragmentTimeoutMs);
+    // No timer per fragment: undici enforces the deadline on each request through its
+    // timeouts, and a timer is only made when the fragment has to wait for a slot or a worker.
+    const fragmentDeadlineAt = performance.now() + this.#options.fragmentTimeoutMs;
     const run: FragmentRun = {
       fragment,
       attempts: [],
       tried: new Set(),
-      signal: AbortSignal.any([context.signal, fragmentTimeout]),
-      deadlineAt: Math.min(
-        context.queryDeadlineAt,
-        performance.now() + this.#options.fragmentTimeoutMs,
-      ),
+      signal: context.signal,
+      deadlineAt: Math.min(context.queryDeadlineAt, fragmentDeadlineAt),
+      deadlineScope: context.queryDeadlineAt < fragmentDeadlineAt ? 'query' : 'fragment',
       streaming: context.streaming,
+      waitSignal: undefined,
       started: 0,
       stop: undefined,
       releaseRetry: undefined,
@@ -459,7 +526,8 @@ export class FragmentDispatcher implements AsyncDisposable {
       this.#wakeDrain();
     };
     try {
-      releaseSlot = await this.#inFlight.acquire(run.signal);
+      releaseSlot =
+        this.#inFlight.tryAcquire() ?? (await this.#inFlight.acquire(this.#waitSignal(run)));
       const { stream, body, ...answer } = await this.#retrying(run);
       if (!stream) return { ok: true, index, fragment, ...answer, body, attempts: run.attempts };
 
@@ -469,7 +537,7 @@ export class FragmentDispatcher implements AsyncDisposable {
       stream.once('close', finishLater);
       return { ok: true, index, fragment, ...answer, body: stream, attempts: run.attempts };
     } catch (error) {
-      const stop = this.#stopReason(run, error, context, fragmentTimeout);
+      const stop = this.#stopReason(run, error, context);
       const failure =
         error instanceof QueueFullError
           ? error
@@ -488,23 +556,25 @@ export class FragmentDispatcher implements AsyncDisposable {
     run: FragmentRun,
     error: unknown,
     context: CallContext,
-    fragmentTimeout: AbortSignal,
   ): { reason: RetryStop; cause: Error | undefined; summary: (index: number) => string } {
     const last = run.attempts.at(-1);
     const lastWhy = last ? `last attempt: ${last.result}` : 'no attempt was made';
 
-    const cancelled = context.cancel.signal;
-    if (context.caller?.aborted || cancelled.aborted) {
-      const reason: unknown = context.caller?.aborted ? context.caller.reason : cancelled.reason;
-      const cause = reason instanceof Error ? reason : new AbortedError(String(reason));
-      return { reason: 'aborted', cause, summary: (i) => `fragment ${i} was cancelled` };
-    }
-    if (context.queryTimeout?.aborted) {
+    if (context.queryTimeout?.aborted && !context.caller?.aborted) {
       const cause = new DeadlineExceededError('query', context.queryTimeoutMs ?? 0);
       return { reason: 'deadline', cause, summary: (i) => `fragment ${i}: ${cause.message}` };
     }
-    if (fragmentTimeout.aborted) {
-      const cause = new DeadlineExceededError('fragment', this.#options.fragmentTimeoutMs);
+    const cancelled = context.cancel.signal;
+    if (cancelled.aborted) {
+      const reason: unknown = cancelled.reason;
+      const cause = reason instanceof Error ? reason : new AbortedError(String(reason));
+      return { reason: 'aborted', cause, summary: (i) => `fragment ${i} was cancelled` };
+    }
+    if (run.stop === 'deadline' || expired(run)) {
+      const cause =
+        run.deadlineScope === 'query'
+          ? new DeadlineExceededError('query', context.queryTimeoutMs ?? 0)
+          : new DeadlineExceededError('fragment', this.#options.fragmentTimeoutMs);
       return { reason: 'deadline', cause, summary: (i) => `fragment ${i}: ${cause.message}` };
     }
 
@@ -521,6 +591,13 @@ export class FragmentDispatcher implements AsyncDisposable {
 
   /** The retry loop: each round picks a worker (and maybe a hedge) and tries once. */
   async #retrying(run: FragmentRun): Promise<Answer> {
+    // The first attempt runs inline: most fragments succeed at once and need no retry loop.
+    try {
+      return await this.#round(run);
+    } catch (error) {
+      if (run.signal.aborted || !this.#mayRetry(run, error as Error)) throw error;
+    }
+
     return pRetry(
       async () => {
         try {
@@ -532,7 +609,7 @@ export class FragmentDispatcher implements AsyncDisposable {
       },
       {
         // The real bound is checked in shouldRetry: hedges count as attempts too.
-        retries: this.#options.maxAttempts,
+        retries: this.#options.maxAttempts - 1,
         minTimeout: 0,
         maxTimeout: 0,
         factor: 1,
@@ -563,6 +640,7 @@ export class FragmentDispatcher implements AsyncDisposable {
     if (!(error instanceof AttemptError)) return 'not-retryable';
     if (error.stop) return error.stop;
     if (!error.retryable) return 'not-retryable';
+    if (expired(run)) return 'deadline';
     if (!replayable(run.fragment)) return 'one-shot-body';
     if (run.fragment.idempotent === false && error.phase !== 'connect') return 'not-idempotent';
     if (run.started >= this.#options.maxAttempts) return 'max-attempts';
@@ -604,12 +682,18 @@ export class FragmentDispatcher implements AsyncDisposable {
     clearTimeout(timer);
     if (early === 'done' || run.started >= this.#options.maxAttempts) return firstTry;
 
-    const releaseHedge = this.#budget.tryAcquire();
-    const secondary = releaseHedge ? await this.#pickWorker(run, false) : undefined;
+    if (this.#hedges >= this.#maxHedges) return firstTry;
+    const releaseBudget = this.#budget.tryAcquire();
+    const secondary = releaseBudget ? await this.#pickWorker(run, false) : undefined;
     if (!secondary) {
-      releaseHedge?.();
+      releaseBudget?.();
       return firstTry;
     }
+    this.#hedges += 1;
+    const releaseHedge = (): void => {
+      this.#hedges -= 1;
+      releaseBudget?.();
+    };
 
     const second = new AbortController();
     const secondTry = this.#attempt(
@@ -652,7 +736,7 @@ export class FragmentDispatcher implements AsyncDisposable {
           throw new AttemptError('error', 'connect', false, 'no workers known', 'no-workers');
         }
         this.#source.requestRefresh('no workers to send fragments to');
-        await this.#workersChanged(run.signal);
+        await this.#workersChanged(this.#waitSignal(run));
         continue;
       }
 
@@ -661,12 +745,12 @@ export class FragmentDispatcher implements AsyncDisposable {
       const limiter = this.#limiterFor(worker.id);
       if (!wait && limiter.active >= limiter.limit) return undefined;
 
-      const release = await limiter.acquire(run.signal);
+      const ready = limiter.tryAcquire();
+      if (ready) return { worker, release: ready };
+
+      const release = await limiter.acquire(this.#waitSignal(run));
       // The set may have changed while this waited for a slot: never use a departed worker.
-      if (this.#picker.workers.some((w) => w.id === worker.id && w.ip === worker.ip &&
-        w.port === worker.port)) {
-        return { worker, release };
-      }
+      if (this.#picker.workers.includes(worker)) return { worker, release };
       release();
     }
   }
@@ -674,6 +758,14 @@ export class FragmentDispatcher implements AsyncDisposable {
   /** The first of the key's workers by preference: untried, healthy, ready, in that order. */
   #choose(run: FragmentRun, picker: Picker): Worker | undefined {
     const order = picker.pickN(run.fragment.key, picker.workers.length);
+
+    // The common case, checked without building anything: the first choice is fine.
+    const first = order[0];
+    if (first && run.tried.size === 0 && first.state === 'ready' &&
+      this.#health.isAvailable(first.id)) {
+      return first;
+    }
+
     const untried = order.filter((worker) => !run.tried.has(worker.id));
     const tiers: Array<(worker: Worker) => boolean> = [
       (w) => w.state === 'ready' && this.#health.isAvailable(w.id),
@@ -688,6 +780,15 @@ export class FragmentDispatcher implements AsyncDisposable {
       }
     }
     return undefined;
+  }
+
+  /** The run's signal plus a timer for its deadline, made once, on the first wait. */
+  #waitSignal(run: FragmentRun): AbortSignal {
+    if (run.waitSignal) return run.waitSignal;
+
+    const remaining = Math.max(1, Math.ceil(run.deadlineAt - performance.now()));
+    run.waitSignal = AbortSignal.any([run.signal, AbortSignal.timeout(remaining)]);
+    return run.waitSignal;
   }
 
   #limiterFor(id: string): Limiter {
@@ -756,7 +857,7 @@ export class FragmentDispatcher implements AsyncDisposable {
       }
 
       inBody = true;
-      const body = await readBody(response.body, this.#options.maxBodyBytes);
+      const body = await readWhole(response, this.#options.maxBodyBytes);
       const durationMs = record('answered', { status });
       this.#answered(worker, durationMs);
       endLoad(durationMs);
@@ -846,6 +947,11 @@ export class FragmentDispatcher implements AsyncDisposable {
   }
 }
 
+/** True once the fragment's deadline has passed (timers may fire a millisecond early). */
+function expired(run: FragmentRun): boolean {
+  return performance.now() >= run.deadlineAt - 2;
+}
+
 /** The reason given to the attempt that lost a hedge race. */
 class HedgeLost extends Error {
   constructor() {
@@ -906,19 +1012,46 @@ function validated(
   };
 }
 
-/** Reads a whole body, stopping (and failing) past `maxBytes`, so memory stays bounded. */
-async function readBody(body: AsyncIterable<Uint8Array> & { destroy(error?: Error): unknown },
-  maxBytes: number): Promise<Uint8Array> {
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  for await (const chunk of body) {
-    total += chunk.byteLength;
-    if (total > maxBytes) {
+/**
+ * Reads a whole response body within `maxBytes`. With a declared length, the limit is checked
+ * up front and undici's own reader is used (it fails on a short body); without one, chunks
+ * are counted as they come.
+ */
+async function readWhole(
+  response: Dispatcher.ResponseData,
+  maxBytes: number,
+): Promise<Uint8Array> {
+  const declared = Number(response.headers['content-length'] ?? Number.NaN);
+  if (Number.isNaN(declared)) return readBody(response.body, maxBytes);
+
+  if (declared > maxBytes) {
+    response.body.destroy();
+    throw new BodyTooLargeError(maxBytes);
+  }
+  return response.body.bytes();
+}
+
+/**
+ * Reads a whole body, stopping (and failing) past `maxBytes`, so memory stays bounded. Any
+ * stream error, such as a connection lost before the last chunk, rejects: a short body never
+ * passes for a whole one.
+ */
+function readBody(body: Readable, maxBytes: number): Promise<Uint8Array> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let total = 0;
+    body.on('data', (chunk: Buffer) => {
+      total += chunk.byteLength;
+      if (total <= maxBytes) {
+        chunks.push(chunk);
+        return;
+      }
       const error = new BodyTooLargeError(maxBytes);
       body.destroy(error);
-      throw error;
-    }
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks, total);
+    });
+    body.once('error', reject);
+    body.once('end', () => {
+      resolve(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, total));
+    });
+  });
 }

@@ -33,6 +33,12 @@ export class Limiter {
     return this.#waiting.length;
   }
 
+  /** Takes a slot if one is free now, without waiting; `undefined` otherwise. */
+  tryAcquire(): (() => void) | undefined {
+    if (this.#active >= this.limit || this.#waiting.length > 0) return undefined;
+    return this.#grant();
+  }
+
   /** Waits for a slot; returns the function that gives it back (safe to call twice). */
   async acquire(signal?: AbortSignal): Promise<() => void> {
     if (signal?.aborted) throw new AbortedError('aborted while waiting for a slot');

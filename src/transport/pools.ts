@@ -5,6 +5,8 @@ import type { WorkerChange } from '../discovery/diff.js';
 interface PoolEntry {
   readonly origin: string;
   readonly pool: Pool;
+  /** The worker object last seen for this pool, to skip rebuilding its origin. */
+  readonly worker: Worker;
 }
 
 /**
@@ -42,14 +44,20 @@ export class WorkerPools {
 
   /** The worker's pool for its current address, created on first use. */
   get(worker: Worker): Pool {
-    const origin = workerOrigin(worker);
     const entry = this.#pools.get(worker.id);
-    if (entry?.origin === origin) return entry.pool;
+    // Worker objects are immutable snapshots: the same object means the same address.
+    if (entry?.worker === worker) return entry.pool;
+
+    const origin = workerOrigin(worker);
+    if (entry?.origin === origin) {
+      this.#pools.set(worker.id, { ...entry, worker });
+      return entry.pool;
+    }
 
     // Same id, new address: the old pool must never see another request.
     if (entry) this.retire(worker.id);
     const pool = new Pool(origin, this.#options);
-    this.#pools.set(worker.id, { origin, pool });
+    this.#pools.set(worker.id, { origin, pool, worker });
     return pool;
   }
 
