@@ -428,3 +428,53 @@ describe('closing', () => {
     await expect.poll(() => workers[0]?.connections).toBe(0);
   });
 });
+
+describe('HTTP/2', () => {
+  it('with allowH2, fragments share one h2c connection per worker', async () => {
+    const workers = await fakes(2, { http2: true });
+    const { dispatcher } = await setup(workers.map((w) => w.worker()), { allowH2: true });
+
+    const outcomes = await dispatcher.fanOut(many(40), { concurrency: 20 });
+
+    expect(outcomes.filter((o) => !o.ok).map((o) => String(o.ok || o.error))).toEqual([]);
+    expectAccounted(outcomes, 40);
+    expect(workers.map((worker) => worker.accepted)).toEqual([1, 1]);
+  });
+});
+
+describe('hedging and health', () => {
+  it('a worker that keeps losing hedge races is ejected', async () => {
+    const workers = await fakes(4);
+    workers[0]?.setMode('hang');
+    const { dispatcher, cache } = await setup(workers.map((w) => w.worker()), {
+      hedgeAfterMs: 20,
+    });
+    const key = keyFor(cache.workers(), 'w0');
+
+    const outcomes = await dispatcher.fanOut(many(8, { key }), { concurrency: 1 });
+
+    expect(outcomes.every((outcome) => outcome.ok)).toBe(true);
+    const lost = outcomes.flatMap((o) => o.attempts).filter((a) => a.result === 'hedge-lost');
+    expect(lost).toHaveLength(5);
+    expect(dispatcher.health.isEjected('w0')).toBe(true);
+    expect(outcomes.slice(5).every((outcome) => outcome.attempts.length === 1)).toBe(true);
+    await expect.poll(() => workers[0]?.openRequests).toBe(0);
+  });
+
+  it('an ejected worker is taken back when discovery reports it as new', async () => {
+    const workers = await fakes(4);
+    await workers[3]?.stop();
+    const { dispatcher, cache, set } = await setup(workers.map((w) => w.worker()));
+    const key = keyFor(cache.workers(), 'w3');
+    await dispatcher.fanOut(many(6, { key }), { concurrency: 1 });
+    expect(dispatcher.health.isEjected('w3')).toBe(true);
+
+    await workers[3]?.restart();
+    await set(workers.slice(0, 3).map((w) => w.worker()));
+    await set(workers.map((w) => w.worker()));
+    const outcome = await dispatcher.dispatch({ key, path: '/f', body: 'x' });
+
+    expect(answeredBy(outcome)).toBe('w3');
+    expect(dispatcher.health.state('w3').ejections).toBe(1);
+  });
+});

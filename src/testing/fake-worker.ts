@@ -1,4 +1,5 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer as createH2cServer } from 'node:http2';
 import type { AddressInfo, Socket } from 'node:net';
 import { ConfigError } from '../errors.js';
 import type { Worker } from '../discovery/worker.js';
@@ -59,6 +60,11 @@ export interface FakeWorkerOptions {
   readonly mode?: FakeWorkerMode | undefined;
   /** Seconds sent in `Retry-After` in `draining` mode. Default 5. */
   readonly retryAfterSeconds?: number | undefined;
+  /**
+   * Speak HTTP/2 without TLS (h2c, prior knowledge) instead of HTTP/1.1, to test clients with
+   * `allowH2`. The failure modes are HTTP/1.1 only. Default false.
+   */
+  readonly http2?: boolean | undefined;
   /** The server's keep-alive timeout, in milliseconds. Default 5,000 (Node's default). */
   readonly keepAliveTimeoutMs?: number | undefined;
 }
@@ -95,7 +101,7 @@ export class FakeWorker {
   readonly name: string;
   readonly host: string;
 
-  #server: Server;
+  #server: FakeServer;
   #port: number;
   #mode: FakeWorkerMode;
   #latencyMs: number;
@@ -108,7 +114,7 @@ export class FakeWorker {
   #answered = 0;
   #bodies: Buffer[] = [];
 
-  private constructor(server: Server, port: number, options: FakeWorkerOptions) {
+  private constructor(server: FakeServer, port: number, options: FakeWorkerOptions) {
     this.#server = server;
     this.#port = port;
     this.#options = options;
@@ -127,7 +133,7 @@ export class FakeWorker {
         `got ${JSON.stringify(host)}`);
     }
 
-    const server = createServer();
+    const server = makeServer(options);
     const port = await listen(server, host, options.port ?? 0);
     const fake = new FakeWorker(server, port, options);
     fake.#attach(server);
@@ -213,7 +219,7 @@ export class FakeWorker {
 
   /** Listens again on the same port after `stop()`. */
   async restart(): Promise<void> {
-    const server = createServer();
+    const server = makeServer(this.#options);
     await listen(server, this.host, this.#port);
     this.#server = server;
     this.#attach(server);
@@ -223,8 +229,10 @@ export class FakeWorker {
     await this.stop();
   }
 
-  #attach(server: Server): void {
-    server.keepAliveTimeout = this.#options.keepAliveTimeoutMs ?? 5_000;
+  #attach(server: FakeServer): void {
+    if ('keepAliveTimeout' in server) {
+      server.keepAliveTimeout = this.#options.keepAliveTimeoutMs ?? 5_000;
+    }
     server.on('connection', (socket) => {
       this.#sockets.add(socket);
       this.#accepted += 1;
@@ -329,7 +337,29 @@ function readBody(request: IncomingMessage): Promise<Buffer> {
   });
 }
 
-function listen(server: Server, host: string, port: number): Promise<number> {
+/**
+ * The HTTP/1.1 or h2c server. The HTTP/2 compatibility API hands the handler request and
+ * response objects shaped like HTTP/1.1's, so one handler serves both.
+ */
+type FakeServer = {
+  listen(port: number, host: string, callback: () => void): unknown;
+  close(callback: () => void): unknown;
+  address(): ReturnType<import('node:net').Server['address']>;
+  once(event: 'error', listener: (error: Error) => void): unknown;
+  off(event: 'error', listener: (error: Error) => void): unknown;
+  on(event: 'connection', listener: (socket: Socket) => void): unknown;
+  on(
+    event: 'request',
+    listener: (request: IncomingMessage, response: ServerResponse) => void,
+  ): unknown;
+  keepAliveTimeout?: number;
+};
+
+function makeServer(options: FakeWorkerOptions): FakeServer {
+  return options.http2 ? (createH2cServer() as unknown as FakeServer) : createServer();
+}
+
+function listen(server: FakeServer, host: string, port: number): Promise<number> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => {

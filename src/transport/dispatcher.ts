@@ -61,7 +61,11 @@ export interface FragmentDispatcherOptions {
    * Default 4,000.
    */
   readonly keepAliveTimeoutMs?: number | undefined;
-  /** Speak HTTP/2 to workers that offer it. Default false. */
+  /**
+   * Speak HTTP/2 to workers (undici `allowH2`). Workers are reached over plain HTTP, so this
+   * is h2c with prior knowledge: every worker must accept it. One connection per worker then
+   * carries many fragments at once. Default false (HTTP/1.1 with keep-alive).
+   */
   readonly allowH2?: boolean | undefined;
   /** Statuses retried on another worker. Default 429, 502, 503, 504. */
   readonly retryStatuses?: readonly number[] | undefined;
@@ -264,7 +268,9 @@ export class FragmentDispatcher implements AsyncDisposable {
       connectTimeout: this.#options.connectTimeoutMs,
       keepAliveTimeout: this.#options.keepAliveTimeoutMs,
       keepAliveMaxTimeout: this.#options.keepAliveTimeoutMs,
-      allowH2: options.allowH2 ?? false,
+      ...(options.allowH2
+        ? { allowH2: true, useH2c: true, pipelining: 100 }
+        : { allowH2: false }),
     });
     this.#health = new WorkerHealth({ ...options.health, now: options.now });
     this.#budget = new RetryBudget({
@@ -924,6 +930,9 @@ export class FragmentDispatcher implements AsyncDisposable {
       // Cancelled from outside: a lost hedge race, a deadline or the caller. Never retried.
       const result: AttemptResult = signal.reason instanceof HedgeLost ? 'hedge-lost' : 'aborted';
       record(result, { error: message });
+      // A worker that keeps losing races and answers nothing is stuck, not slow: without
+      // this it would never be ejected, since hedging hides its timeouts.
+      if (result === 'hedge-lost') this.#workerFailed(worker, 'outpaced by a hedged copy');
       return new AttemptError(result, 'request', false, message, 'aborted', { cause: error });
     }
 

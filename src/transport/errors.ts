@@ -36,7 +36,8 @@ export function describeAttempts(attempts: readonly Attempt[]): string {
     .map((attempt) => {
       const why =
         attempt.status === undefined ? attempt.result : `${attempt.result} ${attempt.status}`;
-      return `${attempt.worker.id} (${workerAddress(attempt.worker)}): ${why}`;
+      const detail = attempt.error === undefined ? '' : ` [${attempt.error.slice(0, 120)}]`;
+      return `${attempt.worker.id} (${workerAddress(attempt.worker)}): ${why}${detail}`;
     })
     .join('; ');
 }
