@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createServer as createH2cServer } from 'node:http2';
-import type { AddressInfo, Socket } from 'node:net';
+import type { AddressInfo, Server as NetServer, Socket } from 'node:net';
 import { ConfigError } from '../errors.js';
 import type { Worker } from '../discovery/worker.js';
 
@@ -344,7 +344,7 @@ function readBody(request: IncomingMessage): Promise<Buffer> {
 type FakeServer = {
   listen(port: number, host: string, callback: () => void): unknown;
   close(callback: () => void): unknown;
-  address(): ReturnType<import('node:net').Server['address']>;
+  address(): ReturnType<NetServer['address']>;
   once(event: 'error', listener: (error: Error) => void): unknown;
   off(event: 'error', listener: (error: Error) => void): unknown;
   on(event: 'connection', listener: (socket: Socket) => void): unknown;
