@@ -31,29 +31,35 @@ const discovery = new KubernetesWorkerDiscovery({
   labelSelector: 'app=query-worker',
   port: workers[0]!.port,
 });
-await using cache = new WorkerCache(discovery);
-await using dispatcher = new FragmentDispatcher(cache, {
+// (On Node 24 `await using` can replace the try/finally; Node 22 lacks that syntax.)
+const cache = new WorkerCache(discovery);
+const dispatcher = new FragmentDispatcher(cache, {
   picker: (current) => createPicker('rendezvous', current),
 });
-await cache.ready();
+try {
+  await cache.ready();
 
-const segments = [101, 102, 103, 104, 105, 106];
-const outcomes = await dispatcher.fanOut(
-  segments.map((segment) => ({
-    key: String(segment),
-    path: '/api/v1/fragment',
-    body: JSON.stringify({ segment, query: 'count()' }),
-  })),
-  { timeoutMs: 10_000 },
-);
+  const segments = [101, 102, 103, 104, 105, 106];
+  const outcomes = await dispatcher.fanOut(
+    segments.map((segment) => ({
+      key: String(segment),
+      path: '/api/v1/fragment',
+      body: JSON.stringify({ segment, query: 'count()' }),
+    })),
+    { timeoutMs: 10_000 },
+  );
 
-for (const outcome of outcomes) {
-  const segment = segments[outcome.index];
-  if (outcome.ok) {
-    console.log(`segment ${segment}: ${outcome.status} from ${workerAddress(outcome.worker)}`);
-  } else {
-    console.log(`segment ${segment}: failed: ${outcome.error.message}`);
+  for (const outcome of outcomes) {
+    const segment = segments[outcome.index];
+    if (outcome.ok) {
+      console.log(`segment ${segment}: ${outcome.status} from ${workerAddress(outcome.worker)}`);
+    } else {
+      console.log(`segment ${segment}: failed: ${outcome.error.message}`);
+    }
   }
+} finally {
+  await dispatcher.close();
+  await cache.close();
 }
 
 await Promise.all(workers.map((worker) => worker.stop()));

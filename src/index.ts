@@ -101,3 +101,36 @@ export { RetryBudget } from './transport/retry-budget.js';
 export type { RetryBudgetOptions } from './transport/retry-budget.js';
 export { WorkerHealth } from './transport/health.js';
 export type { WorkerHealthOptions, WorkerHealthState } from './transport/health.js';
+export {
+  createAddressPolicy,
+  parseCidrs,
+  type AddressPolicy,
+  type AddressPolicyOptions,
+  type AddressRefusal,
+} from './discovery/address-policy.js';
+export {
+  channelNames,
+  type DiscoverySyncMessage,
+  type DiscoveryChangeMessage,
+  type FanOutStartMessage,
+  type FanOutEndMessage,
+  type AttemptStartMessage,
+  type AttemptEndMessage,
+  type FragmentEndMessage,
+  type EjectionMessage,
+  type RetryBudgetExhaustedMessage,
+} from './observability/channels.js';
+export {
+  instrumentPrometheus,
+  type PromClientLike,
+  type PrometheusOptions,
+} from './observability/prometheus.js';
+export {
+  instrumentOpenTelemetry,
+  type OpenTelemetryApi,
+  type OpenTelemetryOptions,
+} from './observability/opentelemetry.js';
+export type { SliceWorkers, EndpointLike } from './discovery/endpoint-slices.js';
+export type { SettingNames } from './discovery/kubernetes-settings.js';
+export type { SelectorOperator } from './discovery/label-selector.js';
+export type { RawSetting } from './config.js';

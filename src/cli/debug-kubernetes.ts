@@ -4,6 +4,7 @@ import { kubernetesVariables } from '../discovery/kubernetes-settings.js';
 import { workerAddress } from '../discovery/worker.js';
 import { ConfigError } from '../errors.js';
 import { explainNoWorkers } from './explain.js';
+import { cliLogger, logLevelHelp } from './logger.js';
 import { ExitCode, type CliIo } from './io.js';
 
 /** Help text for `lakerunner debug kubernetes-discovery`. */
@@ -18,7 +19,7 @@ Flags (each defaults to its environment variable):
                                   (WORKER_POD_LABEL_SELECTOR), e.g. app=lakerunner
   --query-worker-port=PORT        port the workers answer on (QUERY_WORKER_PORT), 1-65535
   --output=text|json              report format (default text)
-  -h, --help                      show this help
+${logLevelHelp}  -h, --help                      show this help
 
 Cluster access: the kubeconfig named by KUBECONFIG (or ~/.kube/config), else the pod's
 in-cluster service account.
@@ -48,6 +49,7 @@ export async function debugKubernetesDiscovery(args: string[], io: CliIo): Promi
       'worker-pod-label-selector': { type: 'string' },
       'query-worker-port': { type: 'string' },
       output: { type: 'string', default: 'text' },
+      'log-level': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -62,8 +64,10 @@ export async function debugKubernetesDiscovery(args: string[], io: CliIo): Promi
       'expected "text" or "json"');
   }
 
+  const logger = cliLogger(values['log-level'], io);
   const discovery = new KubernetesWorkerDiscovery({
     env: io.env,
+    logger,
     namespace: values['pod-namespace'],
     labelSelector: values['worker-pod-label-selector'],
     port: values['query-worker-port'],

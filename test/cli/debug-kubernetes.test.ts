@@ -167,3 +167,27 @@ describe('lakerunner debug kubernetes-discovery', () => {
     expect((failed as { stderr: string }).stderr).toContain('--query-worker-port is "0"');
   });
 });
+
+describe('lakerunner debug kubernetes-discovery logging', () => {
+  it('logs JSON lines to stderr at the chosen level and keeps stdout for the report', async () => {
+    api.putSlice(endpointSlice({
+      name: 'workers', namespace, labels, endpoints: [{ address: '10.244.5.158' }],
+    }));
+    const { status, stdout, stderr } = await cli([
+      'debug', 'kubernetes-discovery', ...flags, '--log-level=debug',
+    ]);
+    expect(status).toBe(0);
+    expect(stdout).not.toContain('"level"');
+    const lines = stderr.trim().split('\n').map((line) => JSON.parse(line) as { msg: string });
+    expect(lines.some((line) => line.msg === 'listed EndpointSlices')).toBe(true);
+    expect(stderr).not.toContain(api.token);
+  });
+
+  it('rejects an unknown --log-level with exit 2', async () => {
+    const { status, stderr } = await cli([
+      'debug', 'kubernetes-discovery', ...flags, '--log-level=loud',
+    ]);
+    expect(status).toBe(2);
+    expect(stderr).toContain('--log-level is "loud": expected one of trace, debug');
+  });
+});

@@ -1,0 +1,125 @@
+import { BlockList, isIP } from 'node:net';
+import { ConfigError } from '../errors.js';
+
+/**
+ * Which cluster-supplied addresses may become workers. Whoever can write EndpointSlices (or ECS
+ * task metadata) decides where fragments go, and fragments carry customers' data and
+ * credentials, so the SDK refuses what Kubernetes itself refuses for endpoints, and more.
+ */
+export interface AddressPolicyOptions {
+  /**
+   * Admit loopback addresses (127.0.0.0/8, ::1). Off by default: a real cluster never lists
+   * them; the demo and tests turn it on to reach fakes on 127.0.0.1.
+   */
+  readonly allowLoopback?: boolean | undefined;
+  /**
+   * If set, only addresses inside one of these CIDR ranges are admitted, for example the pod
+   * network `['10.244.0.0/16']`.
+   */
+  readonly allowedCidrs?: readonly string[] | undefined;
+}
+
+/** Why an address was refused. */
+export type AddressRefusal =
+  | 'malformed'
+  | 'unspecified'
+  | 'loopback'
+  | 'link-local'
+  | 'multicast'
+  | 'broadcast'
+  | 'not-allowed';
+
+/** Checks addresses against the built-in deny list and the optional allow-list. */
+export interface AddressPolicy {
+  /** `undefined` when the address may be used, else why not. */
+  check(address: string): AddressRefusal | undefined;
+  /** A short description, for logs and the CLI. */
+  readonly description: string;
+}
+
+const denied: ReadonlyArray<[string, number, 'ipv4' | 'ipv6', AddressRefusal]> = [
+  ['0.0.0.0', 8, 'ipv4', 'unspecified'],
+  ['127.0.0.0', 8, 'ipv4', 'loopback'],
+  // Link-local, which includes the cloud metadata services at 169.254.169.254.
+  ['169.254.0.0', 16, 'ipv4', 'link-local'],
+  ['224.0.0.0', 4, 'ipv4', 'multicast'],
+  ['255.255.255.255', 32, 'ipv4', 'broadcast'],
+  ['::', 128, 'ipv6', 'unspecified'],
+  ['::1', 128, 'ipv6', 'loopback'],
+  ['fe80::', 10, 'ipv6', 'link-local'],
+  ['ff00::', 8, 'ipv6', 'multicast'],
+];
+
+function rangeList(range: readonly [string, number, 'ipv4' | 'ipv6', AddressRefusal]): BlockList {
+  const list = new BlockList();
+  list.addSubnet(range[0], range[1], range[2]);
+  return list;
+}
+
+const deniedLists = denied.map((range) => ({ list: rangeList(range), refusal: range[3] }));
+
+/** The IPv4 address inside an IPv4-mapped IPv6 address (`::ffff:10.0.0.1`), if it is one. */
+function unmapped(address: string): string {
+  const match = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/i.exec(address);
+  return match?.[1] ?? address;
+}
+
+/**
+ * Parses CIDR ranges such as `10.244.0.0/16` or `fd00::/8` into a BlockList.
+ *
+ * @throws {ConfigError} naming the option and the range at fault.
+ */
+export function parseCidrs(setting: string, ranges: readonly string[]): BlockList {
+  const list = new BlockList();
+  for (const range of ranges) {
+    const [network = '', bits, extra] = range.trim().split('/');
+    const family = isIP(network);
+    const prefix = bits !== undefined && /^\d{1,3}$/.test(bits) ? Number(bits) : NaN;
+    const max = family === 6 ? 128 : 32;
+
+    if (family === 0 || extra !== undefined || !(prefix >= 0 && prefix <= max)) {
+      throw new ConfigError(
+        setting,
+        `${setting} has ${JSON.stringify(range)}: expected a CIDR range such as ` +
+          '"10.244.0.0/16" or "fd00::/8"',
+      );
+    }
+    list.addSubnet(network, prefix, family === 6 ? 'ipv6' : 'ipv4');
+  }
+  return list;
+}
+
+/**
+ * Builds the address check used before any cluster-supplied address becomes a worker.
+ *
+ * @example
+ * ```ts
+ * const policy = createAddressPolicy({ allowedCidrs: ['10.244.0.0/16'] });
+ * policy.check('10.244.1.7');      // undefined: allowed
+ * policy.check('169.254.169.254'); // 'link-local'
+ * policy.check('10.9.0.1');        // 'not-allowed'
+ * ```
+ */
+export function createAddressPolicy(options: AddressPolicyOptions = {}): AddressPolicy {
+  const allowLoopback = options.allowLoopback ?? false;
+  const allowed =
+    options.allowedCidrs === undefined
+      ? undefined
+      : parseCidrs('allowedCidrs', options.allowedCidrs);
+
+  const check = (raw: string): AddressRefusal | undefined => {
+    const address = unmapped(raw);
+    const family = isIP(address);
+    if (family === 0) return 'malformed';
+
+    const type = family === 6 ? 'ipv6' : 'ipv4';
+    const hit = deniedLists.find(({ list }) => list.check(address, type));
+    if (hit !== undefined && !(hit.refusal === 'loopback' && allowLoopback)) return hit.refusal;
+    if (allowed !== undefined && !allowed.check(address, type)) return 'not-allowed';
+    return undefined;
+  };
+
+  const parts = [allowLoopback ? 'loopback allowed' : 'loopback refused'];
+  if (options.allowedCidrs !== undefined) parts.push(`only ${options.allowedCidrs.join(', ')}`);
+  return { check, description: parts.join('; ') };
+}
