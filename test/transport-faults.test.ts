@@ -12,6 +12,11 @@ import type { Fragment, Outcome } from '../src/transport/fragment.js';
 import { FakeWorker, type FakeWorkerOptions } from '../src/testing/fake-worker.js';
 import type { Worker } from '../src/discovery/worker.js';
 import { accountFor, keyFor, listCache, rotatingPicker } from './helpers/workers.js';
+import {
+  channelNames,
+  listen,
+  type AttemptStartMessage,
+} from '../src/observability/channels.js';
 
 const cleanups: Array<() => Promise<unknown>> = [];
 afterEach(async () => {
@@ -476,5 +481,44 @@ describe('hedging and health', () => {
 
     expect(answeredBy(outcome)).toBe('w3');
     expect(dispatcher.health.state('w3').ejections).toBe(1);
+  });
+});
+
+describe('diagnostics channels', () => {
+  it('reports fan-outs, attempts with their causes, outcomes and ejections', async () => {
+    const workers = await fakes(4, {
+      handler: (request) => ({ body: String(request.headers['x-trace']) }),
+    });
+    await workers[3]?.stop();
+    const { dispatcher, cache } = await setup(workers.map((w) => w.worker()));
+    const key = keyFor(cache.workers(), 'w3');
+    const seen: Record<string, unknown[]> = {};
+    const stops = Object.entries(channelNames).map(([name, channel]) =>
+      listen(channel, (message) => (seen[name] ??= []).push(message)));
+    // A subscriber may add headers to an attempt, as the OpenTelemetry integration does.
+    stops.push(listen<AttemptStartMessage>(channelNames.attemptStart, (message) => {
+      message.headers['x-trace'] = `attempt-${message.attemptNumber}`;
+    }));
+
+    let outcomes: Outcome[];
+    try {
+      outcomes = await dispatcher.fanOut(many(6, { key }), { concurrency: 1 });
+    } finally {
+      for (const stop of stops) stop();
+    }
+
+    expect(seen.fanOutStart).toHaveLength(1);
+    expect(seen.fanOutEnd).toMatchObject([{ answered: 6, failed: 0 }]);
+    expect(seen.fragmentEnd).toHaveLength(6);
+    const starts = (seen.attemptStart ?? []) as AttemptStartMessage[];
+    expect(starts.slice(0, 2).map((m) => [m.worker.id, m.cause])).toEqual([
+      ['w3', 'first'],
+      [expect.any(String), 'retry'],
+    ]);
+    expect(starts[1]?.retryOf).toBe(starts[0]?.attempt);
+    expect(seen.attemptEnd?.length).toBe(starts.length);
+    expect(seen.ejection).toMatchObject([{ worker: { id: 'w3' }, ejectedForMs: 30_000 }]);
+    const first = outcomes[0];
+    expect(first?.ok && Buffer.from(first.body).toString()).toBe('attempt-2');
   });
 });

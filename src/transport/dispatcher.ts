@@ -28,6 +28,17 @@ import type { Attempt, AttemptResult, Fragment, Outcome, StreamOutcome } from '.
 import { WorkerHealth, type WorkerHealthOptions } from './health.js';
 import { Limiter } from './limiter.js';
 import { WorkerPools } from './pools.js';
+import {
+  channels,
+  publish,
+  type AttemptEndMessage,
+  type AttemptStartMessage,
+  type EjectionMessage,
+  type FanOutEndMessage,
+  type FanOutStartMessage,
+  type FragmentEndMessage,
+  type RetryBudgetExhaustedMessage,
+} from '../observability/channels.js';
 import { RetryBudget, type RetryBudgetOptions } from './retry-budget.js';
 
 /** Builds a {@link Picker} from a worker set; called again on every change to the set. */
@@ -134,6 +145,8 @@ interface CallContext {
   readonly admitted: boolean;
   /** Stops following the caller's signal, so a long-lived signal gathers no listeners. */
   readonly dispose: () => void;
+  /** The fan-out's identity token on the diagnostics channels. */
+  readonly fanOut: object | undefined;
 }
 
 /** A failed attempt, thrown inside the retry loop. */
@@ -164,7 +177,13 @@ interface FragmentRun {
   readonly streaming: boolean;
   /** `signal` plus the fragment's deadline, made only when the fragment has to wait. */
   waitSignal: AbortSignal | undefined;
+  /** The position of the fragment in its call, for outcomes and channel messages. */
+  readonly index: number;
+  /** The fan-out's identity token on the diagnostics channels; undefined for a dispatch. */
+  readonly fanOut: object | undefined;
   started: number;
+  /** The token of the latest attempt started, for `retryOf` on the diagnostics channels. */
+  lastAttempt: object | undefined;
   stop: RetryStop | undefined;
   releaseRetry: (() => void) | undefined;
 }
@@ -362,6 +381,13 @@ export class FragmentDispatcher implements AsyncDisposable {
     const context = this.#context(options, false);
     const cancel = context.cancel;
     this.#calls += 1;
+    const fanOut = context.fanOut ?? {};
+    const startedAt = performance.now();
+    let answered = 0;
+    publish(channels.fanOutStart, (): FanOutStartMessage => ({
+      fanOut,
+      fragments: list.length,
+    }));
 
     let next = 0;
     let running = 0;
@@ -371,6 +397,7 @@ export class FragmentDispatcher implements AsyncDisposable {
     const settle = (outcome: Outcome): void => {
       running -= 1;
       finished += 1;
+      if (outcome.ok) answered += 1;
       if (options.failFast && !outcome.ok && !cancel.signal.aborted) {
         cancel.abort(new AbortedError(`fan-out cancelled: fragment ${outcome.index} failed`));
       }
@@ -388,6 +415,12 @@ export class FragmentDispatcher implements AsyncDisposable {
       }
     };
     const end = (): void => {
+      publish(channels.fanOutEnd, (): FanOutEndMessage => ({
+        fanOut,
+        answered,
+        failed: list.length - answered,
+        durationMs: performance.now() - startedAt,
+      }));
       context.dispose();
       this.#calls -= 1;
       this.#wakeDrain();
@@ -488,10 +521,28 @@ export class FragmentDispatcher implements AsyncDisposable {
       dispose: () => {
         for (const remove of unfollow) remove();
       },
+      fanOut: streaming ? undefined : {},
     };
   }
 
   async #runOne(
+    fragment: Fragment,
+    index: number,
+    context: CallContext,
+  ): Promise<Outcome | StreamOutcome> {
+    const startedAt = performance.now();
+    const outcome = await this.#settle(fragment, index, context);
+    publish(channels.fragmentEnd, (): FragmentEndMessage => ({
+      fanOut: context.fanOut,
+      outcome: outcome.ok && !(outcome.body instanceof Uint8Array)
+        ? { ...outcome, body: new Uint8Array(0) }
+        : (outcome as Outcome),
+      durationMs: performance.now() - startedAt,
+    }));
+    return outcome;
+  }
+
+  async #settle(
     fragment: Fragment,
     index: number,
     context: CallContext,
@@ -520,6 +571,9 @@ export class FragmentDispatcher implements AsyncDisposable {
       deadlineScope: context.queryDeadlineAt < fragmentDeadlineAt ? 'query' : 'fragment',
       streaming: context.streaming,
       waitSignal: undefined,
+      index,
+      fanOut: context.fanOut,
+      lastAttempt: undefined,
       started: 0,
       stop: undefined,
       releaseRetry: undefined,
@@ -636,6 +690,10 @@ export class FragmentDispatcher implements AsyncDisposable {
     const release = this.#budget.tryAcquire();
     if (!release) {
       run.stop = 'retry-budget';
+      publish(channels.retryBudgetExhausted, (): RetryBudgetExhaustedMessage => ({
+        fragmentIndex: run.index,
+        worker: run.attempts.at(-1)?.worker,
+      }));
       return false;
     }
     run.releaseRetry = release;
@@ -832,11 +890,20 @@ export class FragmentDispatcher implements AsyncDisposable {
   ): Promise<Answer> {
     run.started += 1;
     run.tried.add(worker.id);
+    const attemptNumber = run.started;
+    const token = channels.attemptStart.hasSubscribers || channels.attemptEnd.hasSubscribers
+      ? this.#announce(run, worker, hedge)
+      : undefined;
     const startedAt = performance.now();
     const record = (result: AttemptResult, extra: { status?: number; error?: string } = {}) => {
       const durationMs = performance.now() - startedAt;
       const attempt = { worker, result, startedAt, durationMs, ...extra };
       run.attempts.push(hedge ? { ...attempt, hedge } : attempt);
+      publish(channels.attemptEnd, (): AttemptEndMessage => ({
+        ...attempt,
+        attempt: token ?? {},
+        attemptNumber,
+      }));
       return durationMs;
     };
 
@@ -847,7 +914,9 @@ export class FragmentDispatcher implements AsyncDisposable {
       releaseWorker();
     };
     try {
-      const response = await this.#pools.get(worker).request(this.#request(run, signal));
+      const response = await this.#pools
+        .get(worker)
+        .request(this.#request(run, signal, token?.headers));
       const status = response.statusCode;
       if (this.#retryStatuses.has(status)) throw await this.#unavailable(worker, response, record);
 
@@ -881,7 +950,36 @@ export class FragmentDispatcher implements AsyncDisposable {
     this.#budget.recordSuccess();
   }
 
-  #request(run: FragmentRun, signal: AbortSignal): Dispatcher.RequestOptions {
+  /**
+   * Publishes an attempt's start. Subscribers may add headers (trace context), so the
+   * attempt then sends a copy of the fragment's headers that they can write to.
+   */
+  #announce(
+    run: FragmentRun,
+    worker: Worker,
+    hedge: boolean,
+  ): { headers: Record<string, string> } {
+    const retryOf = run.lastAttempt;
+    const token = { headers: { ...run.fragment.headers } };
+    run.lastAttempt = token;
+    publish(channels.attemptStart, (): AttemptStartMessage => ({
+      attempt: token,
+      fanOut: run.fanOut,
+      fragmentIndex: run.index,
+      attemptNumber: run.started,
+      worker,
+      cause: hedge ? 'hedge' : retryOf ? 'retry' : 'first',
+      retryOf: hedge ? undefined : retryOf,
+      headers: token.headers,
+    }));
+    return token;
+  }
+
+  #request(
+    run: FragmentRun,
+    signal: AbortSignal,
+    headers: Record<string, string> | undefined,
+  ): Dispatcher.RequestOptions {
     const fragment = run.fragment;
     const remaining = Math.max(1, Math.floor(run.deadlineAt - performance.now()));
     const timeout = Math.min(this.#options.attemptTimeoutMs, remaining);
@@ -893,7 +991,7 @@ export class FragmentDispatcher implements AsyncDisposable {
     return {
       path: fragment.path,
       method: (fragment.method ?? 'POST') as Dispatcher.HttpMethod,
-      headers: fragment.headers ?? {},
+      headers: headers ?? fragment.headers ?? {},
       body: body ?? null,
       signal,
       headersTimeout: timeout,
@@ -950,9 +1048,16 @@ export class FragmentDispatcher implements AsyncDisposable {
 
   #workerFailed(worker: Worker, why: string): void {
     const ejected = this.#health.recordFailure(worker.id, this.#picker.workers.length);
-    if (ejected) {
-      this.#logger.warn({ worker: worker.id, why }, 'worker ejected after repeated failures');
-    }
+    if (!ejected) return;
+
+    const state = this.#health.state(worker.id);
+    const ejectedForMs = state.lastEjectionMs;
+    this.#logger.warn({ worker: worker.id, why, ejectedForMs }, 'worker ejected');
+    publish(channels.ejection, (): EjectionMessage => ({
+      worker,
+      ejectedForMs,
+      ejections: state.ejections,
+    }));
   }
 }
 

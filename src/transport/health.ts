@@ -24,6 +24,8 @@ export interface WorkerHealthState {
   readonly ejections: number;
   /** Until when (clock ms) the worker is ejected; 0 when it is not. */
   readonly ejectedUntil: number;
+  /** How long the latest ejection was set to last, in ms; 0 before any. */
+  readonly lastEjectionMs: number;
   /** Until when (clock ms) the worker asked not to be sent work (`Retry-After`). */
   readonly holdUntil: number;
   /** Exponentially weighted average latency of answers, in ms; undefined before the first. */
@@ -34,6 +36,7 @@ interface MutableState {
   consecutiveFailures: number;
   ejections: number;
   ejectedUntil: number;
+  lastEjectionMs: number;
   holdUntil: number;
   latencyMs: number | undefined;
 }
@@ -117,7 +120,8 @@ export class WorkerHealth {
     if (this.ejectedCount() >= this.maxEjected(workerCount)) return false;
 
     state.ejections += 1;
-    state.ejectedUntil = this.#now() + Math.min(this.#baseMs * state.ejections, this.#maxMs);
+    state.lastEjectionMs = Math.min(this.#baseMs * state.ejections, this.#maxMs);
+    state.ejectedUntil = this.#now() + state.lastEjectionMs;
     state.consecutiveFailures = 0;
     this.#ejected.add(id);
     return true;
@@ -179,6 +183,7 @@ export class WorkerHealth {
         consecutiveFailures: 0,
         ejections: 0,
         ejectedUntil: 0,
+        lastEjectionMs: 0,
         holdUntil: 0,
         latencyMs: undefined,
       };
