@@ -13,6 +13,12 @@ import type { Worker } from '../discovery/worker.js';
  * - `draining`: answers `503` with `Retry-After`, as a pod shutting down does.
  * - `truncate`: sends the headers and half of a declared body, then closes the socket.
  * - `truncate-chunked`: sends a chunked body without its terminating chunk, then closes.
+ *
+ * @example
+ * ```ts
+ * const fake = await FakeWorker.start({ mode: 'hang' });
+ * fake.setMode('truncate');
+ * ```
  */
 export type FakeWorkerMode =
   | 'normal'
@@ -22,7 +28,16 @@ export type FakeWorkerMode =
   | 'truncate'
   | 'truncate-chunked';
 
-/** A request as the fake worker saw it, handed to a custom handler. */
+/**
+ * A request as the fake worker saw it, handed to a custom handler.
+ *
+ * @example
+ * ```ts
+ * await FakeWorker.start({
+ *   handler: (request: FakeRequest) => ({ body: request.body.toString().toUpperCase() }),
+ * });
+ * ```
+ */
 export interface FakeRequest {
   readonly method: string;
   readonly path: string;
@@ -30,7 +45,16 @@ export interface FakeRequest {
   readonly body: Buffer;
 }
 
-/** What a custom handler answers. */
+/**
+ * What a custom handler answers.
+ *
+ * @example
+ * ```ts
+ * await FakeWorker.start({
+ *   handler: (): FakeResponse => ({ status: 429, headers: { 'retry-after': '1' } }),
+ * });
+ * ```
+ */
 export interface FakeResponse {
   readonly status?: number | undefined;
   readonly headers?: Readonly<Record<string, string>> | undefined;
@@ -39,7 +63,14 @@ export interface FakeResponse {
   readonly latencyMs?: number | undefined;
 }
 
-/** Options for {@link FakeWorker.start}. */
+/**
+ * Options for {@link FakeWorker.start}.
+ *
+ * @example
+ * ```ts
+ * const fake = await FakeWorker.start({ name: 'w1', latencyMs: 5, keepAliveTimeoutMs: 5_000 });
+ * ```
+ */
 export interface FakeWorkerOptions {
   /** The name the worker puts in its answers; default `fake-<port>`. */
   readonly name?: string | undefined;
@@ -69,7 +100,15 @@ export interface FakeWorkerOptions {
   readonly keepAliveTimeoutMs?: number | undefined;
 }
 
-/** The JSON the default handler answers with. */
+/**
+ * The JSON the default handler answers with.
+ *
+ * @example
+ * ```ts
+ * const echo = JSON.parse(Buffer.from(outcome.body).toString()) as FakeEcho;
+ * console.log(echo.worker, echo.bytes);
+ * ```
+ */
 export interface FakeEcho {
   readonly worker: string;
   readonly method: string;

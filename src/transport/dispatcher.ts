@@ -41,10 +41,30 @@ import {
 } from '../observability/channels.js';
 import { RetryBudget, type RetryBudgetOptions } from './retry-budget.js';
 
-/** Builds a {@link Picker} from a worker set; called again on every change to the set. */
+/**
+ * Builds a {@link Picker} from a worker set; called again on every change to the set.
+ *
+ * @example
+ * ```ts
+ * const policy: PickerPolicy = (workers) => createPicker('rendezvous', workers);
+ * new FragmentDispatcher(cache, { picker: policy });
+ * ```
+ */
 export type PickerPolicy = (workers: readonly Worker[]) => Picker;
 
-/** Options for {@link FragmentDispatcher}. Times are in milliseconds. */
+/**
+ * Options for {@link FragmentDispatcher}. Times are in milliseconds.
+ *
+ * @example
+ * ```ts
+ * const options: FragmentDispatcherOptions = {
+ *   picker: 'rendezvous',
+ *   maxAttempts: 3,
+ *   connectTimeoutMs: 1_000,
+ *   hedgeAfterMs: 250,
+ * };
+ * ```
+ */
 export interface FragmentDispatcherOptions {
   /**
    * The balancing policy: a registered name (`'rendezvous'`, `'round-robin'`, …) or a
@@ -107,7 +127,17 @@ export interface FragmentDispatcherOptions {
   readonly logger?: Logger | undefined;
 }
 
-/** Options for one {@link FragmentDispatcher.dispatch} call. */
+/**
+ * Options for one {@link FragmentDispatcher.dispatch} call.
+ *
+ * @example
+ * ```ts
+ * const outcome = await dispatcher.dispatch(fragment, {
+ *   signal: request.signal,
+ *   timeoutMs: 5_000,
+ * });
+ * ```
+ */
 export interface DispatchOptions {
   /** Cancels the fragment: in-flight requests are aborted and no retry follows. */
   readonly signal?: AbortSignal | undefined;
@@ -115,7 +145,18 @@ export interface DispatchOptions {
   readonly timeoutMs?: number | undefined;
 }
 
-/** Options for {@link FragmentDispatcher.fanOut}. */
+/**
+ * Options for {@link FragmentDispatcher.fanOut}.
+ *
+ * @example
+ * ```ts
+ * const outcomes = await dispatcher.fanOut(fragments, {
+ *   concurrency: 32,
+ *   timeoutMs: 10_000,
+ *   failFast: true,
+ * });
+ * ```
+ */
 export interface FanOutOptions extends DispatchOptions {
   /** Fragments of this fan-out in flight at once. Default: the dispatcher's `maxInFlight`. */
   readonly concurrency?: number | undefined;

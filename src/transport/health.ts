@@ -1,7 +1,17 @@
 import { LRUCache } from 'lru-cache';
 import { ConfigError } from '../errors.js';
 
-/** Options for {@link WorkerHealth}; the defaults follow Envoy's outlier detection. */
+/**
+ * Options for {@link WorkerHealth}; the defaults follow Envoy's outlier detection.
+ *
+ * @example
+ * ```ts
+ * new FragmentDispatcher(cache, {
+ *   picker: 'round-robin',
+ *   health: { consecutiveFailures: 3, baseEjectionMs: 10_000, maxEjectedShare: 0.25 },
+ * });
+ * ```
+ */
 export interface WorkerHealthOptions {
   /** Failures in a row (no connection, reset, timeout, 502, 504) that eject. Default 5. */
   readonly consecutiveFailures?: number | undefined;
@@ -17,7 +27,14 @@ export interface WorkerHealthOptions {
   readonly now?: (() => number) | undefined;
 }
 
-/** What is known about one worker's health, by id. */
+/**
+ * What is known about one worker's health, by id.
+ *
+ * @example
+ * ```ts
+ * const { ejections, latencyMs } = dispatcher.health.state('pod-uid-1');
+ * ```
+ */
 export interface WorkerHealthState {
   readonly consecutiveFailures: number;
   /** How many times the worker has been ejected (the next ejection lasts longer). */

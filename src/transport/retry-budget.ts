@@ -1,6 +1,16 @@
 import { ConfigError } from '../errors.js';
 
-/** Options for {@link RetryBudget}. */
+/**
+ * Options for {@link RetryBudget}.
+ *
+ * @example
+ * ```ts
+ * new FragmentDispatcher(cache, {
+ *   picker: 'rendezvous',
+ *   retryBudget: { maxTokens: 100, successRefund: 0.1, minConcurrentRetries: 3 },
+ * });
+ * ```
+ */
 export interface RetryBudgetOptions {
   /**
    * The bucket's size. Each failed attempt takes one token, each success gives back
