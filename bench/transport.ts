@@ -7,7 +7,7 @@
 // levels, interleaved and repeated. Part 2: time to finish a fan-out when one worker of eight
 // is killed (SIGKILL) or frozen (SIGSTOP) part-way, with and without hedging.
 import { mkdir, writeFile } from 'node:fs/promises';
-import { availableParallelism, cpus } from 'node:os';
+import { availableParallelism, cpus, loadavg } from 'node:os';
 import { BalancedPool, Pool } from 'undici';
 import {
   FragmentDispatcher,
@@ -307,6 +307,7 @@ async function faults(): Promise<string[]> {
 }
 
 const startedAt = performance.now();
+const loadBefore = loadavg()[0] ?? 0;
 print('transport benchmark: fake workers in child processes on 127.0.0.1');
 const throughputRows = await throughput();
 const faultRows = await faults();
@@ -316,7 +317,10 @@ const report = [
   '# Transport benchmark',
   '',
   `Run with \`npm run bench:transport\` on Node ${process.version}, ` +
-    `${availableParallelism()} cores (${cpus()[0]?.model ?? 'unknown CPU'}), ${elapsed} s.`,
+    `${availableParallelism()} cores (${cpus()[0]?.model ?? 'unknown CPU'}), ${elapsed} s. ` +
+    `Load average (1 min) ${loadBefore.toFixed(1)} before and ` +
+    `${(loadavg()[0] ?? 0).toFixed(1)} after: the machine is shared, so compare rows within ` +
+    'this run only, and read the ranges.',
   '',
   '## Throughput and latency',
   '',

@@ -59,6 +59,18 @@ describe('RetryBudget', () => {
     expect(budget.tryAcquire()).toBeDefined();
   });
 
+  it('stops even the floor once the bucket is empty', () => {
+    const budget = new RetryBudget({ maxTokens: 4, minConcurrentRetries: 3 });
+    for (let i = 0; i < 3; i += 1) budget.recordFailure();
+    const floor = budget.tryAcquire();
+    expect(floor).toBeDefined();
+    floor?.();
+
+    budget.recordFailure();
+    expect(budget.tokens).toBe(0);
+    expect(budget.tryAcquire()).toBeUndefined();
+  });
+
   it('refills by a tenth of a token per success', () => {
     const budget = new RetryBudget({ maxTokens: 10, minConcurrentRetries: 0 });
     for (let i = 0; i < 5; i += 1) budget.recordFailure();
@@ -136,6 +148,16 @@ describe('WorkerHealth', () => {
     health.recordFailure('gone', 4);
     clock.now += 1_001;
     expect(health.state('gone').consecutiveFailures).toBe(0);
+  });
+
+  it('knows whether a worker answered anything since a moment', () => {
+    const { clock, health } = clocked();
+    const before = health.now();
+    expect(health.answeredSince('w1', before)).toBe(false);
+    clock.now += 10;
+    health.recordSuccess('w1', 4);
+    expect(health.answeredSince('w1', before)).toBe(true);
+    expect(health.answeredSince('w1', clock.now + 1)).toBe(false);
   });
 
   it('keeps a worker out of picks for its Retry-After', () => {

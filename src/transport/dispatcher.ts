@@ -936,6 +936,7 @@ export class FragmentDispatcher implements AsyncDisposable {
       ? this.#announce(run, worker, hedge)
       : undefined;
     const startedAt = performance.now();
+    const healthStartedAt = this.#health.now();
     const record = (result: AttemptResult, extra: { status?: number; error?: string } = {}) => {
       const durationMs = performance.now() - startedAt;
       const attempt = { worker, result, startedAt, durationMs, ...extra };
@@ -980,7 +981,7 @@ export class FragmentDispatcher implements AsyncDisposable {
       return { worker, status, headers: response.headers, body, stream: undefined };
     } catch (error) {
       if (error instanceof AttemptError) throw error;
-      throw this.#failed(worker, error, inBody, signal, record);
+      throw this.#failed(worker, error, inBody, signal, record, healthStartedAt);
     } finally {
       release?.();
     }
@@ -1063,15 +1064,19 @@ export class FragmentDispatcher implements AsyncDisposable {
     inBody: boolean,
     signal: AbortSignal,
     record: (result: AttemptResult, extra?: { status?: number; error?: string }) => number,
+    healthStartedAt: number,
   ): AttemptError {
     const message = error instanceof Error ? error.message : String(error);
     if (signal.aborted) {
       // Cancelled from outside: a lost hedge race, a deadline or the caller. Never retried.
       const result: AttemptResult = signal.reason instanceof HedgeLost ? 'hedge-lost' : 'aborted';
       record(result, { error: message });
-      // A worker that keeps losing races and answers nothing is stuck, not slow: without
-      // this it would never be ejected, since hedging hides its timeouts.
-      if (result === 'hedge-lost') this.#workerFailed(worker, 'outpaced by a hedged copy');
+      // A worker that loses a race and has answered nothing at all meanwhile is stuck, not
+      // slow: count it, or hedging would hide its timeouts and it would never be ejected. A
+      // busy worker that answers other fragments while losing a few races is left alone.
+      if (result === 'hedge-lost' && !this.#health.answeredSince(worker.id, healthStartedAt)) {
+        this.#workerFailed(worker, 'lost a hedge race and answered nothing meanwhile');
+      }
       return new AttemptError(result, 'request', false, message, 'aborted', { cause: error });
     }
 

@@ -47,6 +47,8 @@ export interface WorkerHealthState {
   readonly holdUntil: number;
   /** Exponentially weighted average latency of answers, in ms; undefined before the first. */
   readonly latencyMs: number | undefined;
+  /** When (clock ms) the worker last answered; `-Infinity` before its first answer. */
+  readonly lastSuccessAt: number;
 }
 
 interface MutableState {
@@ -56,6 +58,7 @@ interface MutableState {
   lastEjectionMs: number;
   holdUntil: number;
   latencyMs: number | undefined;
+  lastSuccessAt: number;
 }
 
 const latencyWeight = 0.2;
@@ -111,6 +114,16 @@ export class WorkerHealth {
     });
   }
 
+  /** The health clock now, in milliseconds. */
+  now(): number {
+    return this.#now();
+  }
+
+  /** True when the worker has answered anything since `since` (a reading of {@link now}). */
+  answeredSince(id: string, since: number): boolean {
+    return (this.#states.get(id)?.lastSuccessAt ?? -Infinity) >= since;
+  }
+
   /** A copy of a worker's state (a fresh one when the worker is unknown). */
   state(id: string): WorkerHealthState {
     return { ...this.#get(id) };
@@ -120,6 +133,7 @@ export class WorkerHealth {
   recordSuccess(id: string, latencyMs: number): void {
     const state = this.#get(id);
     state.consecutiveFailures = 0;
+    state.lastSuccessAt = this.#now();
     state.latencyMs =
       state.latencyMs === undefined
         ? latencyMs
@@ -203,6 +217,7 @@ export class WorkerHealth {
         lastEjectionMs: 0,
         holdUntil: 0,
         latencyMs: undefined,
+        lastSuccessAt: -Infinity,
       };
       this.#states.set(id, state);
     }
