@@ -216,8 +216,6 @@ interface FragmentRun {
   /** Which limit `deadlineAt` is. */
   readonly deadlineScope: 'fragment' | 'query';
   readonly streaming: boolean;
-  /** `signal` plus the fragment's deadline, made only when the fragment has to wait. */
-  waitSignal: AbortSignal | undefined;
   /** The position of the fragment in its call, for outcomes and channel messages. */
   readonly index: number;
   /** The fan-out's identity token on the diagnostics channels; undefined for a dispatch. */
@@ -611,7 +609,6 @@ export class FragmentDispatcher implements AsyncDisposable {
       deadlineAt: Math.min(context.queryDeadlineAt, fragmentDeadlineAt),
       deadlineScope: context.queryDeadlineAt < fragmentDeadlineAt ? 'query' : 'fragment',
       streaming: context.streaming,
-      waitSignal: undefined,
       index,
       fanOut: context.fanOut,
       lastAttempt: undefined,
@@ -628,7 +625,8 @@ export class FragmentDispatcher implements AsyncDisposable {
     };
     try {
       releaseSlot =
-        this.#inFlight.tryAcquire() ?? (await this.#inFlight.acquire(this.#waitSignal(run)));
+        this.#inFlight.tryAcquire() ??
+        (await this.#inFlight.acquire(run.signal, remainingMs(run)));
       const { stream, body, ...answer } = await this.#retrying(run);
       if (!stream) return { ok: true, index, fragment, ...answer, body, attempts: run.attempts };
 
@@ -841,7 +839,7 @@ export class FragmentDispatcher implements AsyncDisposable {
           throw new AttemptError('error', 'connect', false, 'no workers known', 'no-workers');
         }
         this.#source.requestRefresh('no workers to send fragments to');
-        await this.#workersChanged(this.#waitSignal(run));
+        await this.#workersChanged(run.signal, remainingMs(run));
         continue;
       }
 
@@ -853,7 +851,7 @@ export class FragmentDispatcher implements AsyncDisposable {
       const ready = limiter.tryAcquire();
       if (ready) return { worker, release: ready };
 
-      const release = await limiter.acquire(this.#waitSignal(run));
+      const release = await limiter.acquire(run.signal, remainingMs(run));
       // The set may have changed while this waited for a slot: never use a departed worker.
       if (this.#picker.workers.includes(worker)) return { worker, release };
       release();
@@ -887,15 +885,6 @@ export class FragmentDispatcher implements AsyncDisposable {
     return undefined;
   }
 
-  /** The run's signal plus a timer for its deadline, made once, on the first wait. */
-  #waitSignal(run: FragmentRun): AbortSignal {
-    if (run.waitSignal) return run.waitSignal;
-
-    const remaining = Math.max(1, Math.ceil(run.deadlineAt - performance.now()));
-    run.waitSignal = AbortSignal.any([run.signal, AbortSignal.timeout(remaining)]);
-    return run.waitSignal;
-  }
-
   #limiterFor(id: string): Limiter {
     let limiter = this.#perWorker.get(id);
     if (!limiter) {
@@ -905,17 +894,26 @@ export class FragmentDispatcher implements AsyncDisposable {
     return limiter;
   }
 
-  #workersChanged(signal: AbortSignal): Promise<void> {
+  /** Waits for the worker set to change, the signal to fire or `timeoutMs` to pass. */
+  #workersChanged(signal: AbortSignal, timeoutMs: number): Promise<void> {
     return new Promise((resolve, reject) => {
-      const done = (): void => {
+      const stop = (): void => {
+        clearTimeout(timer);
         this.#workerWaiters.delete(done);
         signal.removeEventListener('abort', onAbort);
+      };
+      const done = (): void => {
+        stop();
         resolve();
       };
       const onAbort = (): void => {
-        this.#workerWaiters.delete(done);
+        stop();
         reject(signal.reason);
       };
+      const timer = setTimeout(() => {
+        stop();
+        reject(new AbortedError(`no worker appeared within ${timeoutMs} ms`));
+      }, timeoutMs);
       this.#workerWaiters.add(done);
       signal.addEventListener('abort', onAbort, { once: true });
     });
@@ -1105,6 +1103,14 @@ export class FragmentDispatcher implements AsyncDisposable {
       ejections: state.ejections,
     }));
   }
+}
+
+/**
+ * Milliseconds left before the fragment's deadline, for the timers of its waits. Waits clear
+ * their timers when they end: a pending 60 s timer per wait adds up at high concurrency.
+ */
+function remainingMs(run: FragmentRun): number {
+  return Math.max(1, Math.ceil(run.deadlineAt - performance.now()));
 }
 
 /** True once the fragment's deadline has passed (timers may fire a millisecond early). */
