@@ -68,6 +68,9 @@ export { createPicker, registerPolicy, policyNames } from './balancer/registry.j
 export type { PickerFactory } from './balancer/registry.js';
 export { RoundRobinPicker } from './balancer/round-robin.js';
 export { RendezvousPicker } from './balancer/rendezvous.js';
+export { MaglevPicker, DEFAULT_MAGLEV_TABLE_SIZE } from './balancer/maglev.js';
+export { RingPicker, DEFAULT_VIRTUAL_NODES } from './balancer/ring.js';
+export { LeastRequestPicker } from './balancer/least-request.js';
 export { LoadTracker } from './balancer/load-tracker.js';
 export type { WorkerLoad, EndRequest, LoadTrackerOptions } from './balancer/load-tracker.js';
 export { workerIdentity, IDENTITY_SOURCES } from './balancer/options.js';

@@ -33,6 +33,17 @@ interface SlowStart {
  *
  * A policy implements {@link BasePicker.pickFrom} and {@link BasePicker.rankFrom} for one
  * tier; the base asks the first tier, and later tiers only for fallbacks.
+ *
+ * @example
+ * ```ts
+ * class FirstPicker extends BasePicker {
+ *   readonly policy = 'first';
+ *   protected pickFrom(tier: Tier): Worker { return tier.workers[0]!; }
+ *   protected rankFrom(tier: Tier, _key: string | undefined, count: number, out: Worker[]) {
+ *     out.push(...tier.workers.slice(0, count));
+ *   }
+ * }
+ * ```
  */
 export abstract class BasePicker implements Picker {
   abstract readonly policy: string;
@@ -66,7 +77,8 @@ export abstract class BasePicker implements Picker {
     };
     this.tiers = splitTiers(this.workers, options).map(tierOf);
 
-    const newest = Math.max(Number.NEGATIVE_INFINITY, ...loads.map((load) => load.firstSeenAt));
+    // The newest worker ramps longest; past its ramp, picks skip slow start entirely.
+    const newest = loads.reduce((latest, load) => Math.max(latest, load.firstSeenAt), -Infinity);
     this.#warmUntil = newest + (this.#slowStart?.windowMs ?? 0);
   }
 
@@ -146,7 +158,15 @@ export abstract class BasePicker implements Picker {
   }
 }
 
-/** Adds `key` to `workerId`'s list in an assignment plan. */
+/**
+ * Adds `key` to `workerId`'s list in an assignment plan.
+ *
+ * @example
+ * ```ts
+ * const plan = new Map<string, string[]>();
+ * appendTo(plan, 'pod-uid-a', '42');
+ * ```
+ */
 export function appendTo(plan: Map<string, string[]>, workerId: string, key: string): void {
   const keys = plan.get(workerId);
   if (keys === undefined) plan.set(workerId, [key]);

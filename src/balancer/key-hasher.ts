@@ -1,5 +1,5 @@
 import { encodeUtf8Into, maxUtf8Length } from './utf8.js';
-import { xxh64Into } from './xxh64.js';
+import { Xxh64Prefix, xxh64FromPrefix, xxh64Into, xxh64Prefix } from './xxh64.js';
 
 const encoder = new TextEncoder();
 
@@ -13,6 +13,10 @@ export class KeyHasher {
   readonly out = new Uint32Array(2);
   #buffer = new Uint8Array(512);
   #keyLength = 0;
+  /** The key's whole stripes, hashed once per key instead of once per worker. */
+  readonly #prefix = new Xxh64Prefix();
+  /** Whether {@link #prefix} belongs to the current key; computed on first `hashWith`. */
+  #prefixReady = false;
 
   /**
    * The UTF-8 bytes of `text`, for identities encoded once per picker.
@@ -30,6 +34,9 @@ export class KeyHasher {
   setKey(key: string): void {
     this.#reserve(maxUtf8Length(key));
     this.#keyLength = encodeUtf8Into(key, this.#buffer, 0);
+
+    // Hashing policies that hash the key alone never need the prefix state: skip its cost.
+    this.#prefixReady = false;
   }
 
   /** XXH64 of the key's bytes alone, with a seed given as two words. */
@@ -42,13 +49,29 @@ export class KeyHasher {
     const length = this.#keyLength + suffix.length;
     this.#reserve(length);
     this.#buffer.set(suffix, this.#keyLength);
-    xxh64Into(this.#buffer, length, this.out);
+    if (!this.#prefixReady) {
+      xxh64Prefix(this.#buffer, this.#keyLength, this.#prefix);
+      this.#prefixReady = true;
+    }
+    xxh64FromPrefix(this.#prefix, this.#buffer, length, this.out);
+  }
+
+  /** XXH64 of `bytes` alone with a seed given as two words, for per-worker hashes. */
+  hashBytes(bytes: Uint8Array, seedHi = 0, seedLo = 0): void {
+    xxh64Into(bytes, bytes.length, this.out, seedHi, seedLo);
   }
 
   /** A number in [0, 1) drawn from the key alone, for per-key decisions such as slow start. */
   keyFraction(): number {
     this.hashKey(0, 1);
     return (this.out[0] as number) / 4294967296;
+  }
+
+  /** The last hash modulo `modulus` (below 2^24), computed exactly from both words. */
+  modulo(modulus: number): number {
+    const hi = this.out[0] as number;
+    const lo = this.out[1] as number;
+    return (((hi % modulus) * (4294967296 % modulus)) + (lo % modulus)) % modulus;
   }
 
   #reserve(length: number): void {

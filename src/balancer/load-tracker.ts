@@ -89,13 +89,14 @@ class MutableLoad implements WorkerLoad {
 export class LoadTracker {
   readonly #loads = new Map<string, MutableLoad>();
   readonly #now: () => number;
-  readonly #decayMs: number;
+  /** The latency average's decay time constant in ms, for pickers that decay it inline. */
+  readonly decayMs: number;
   readonly #initialLatencyMs: number;
   #totalInFlight = 0;
 
   constructor(options: LoadTrackerOptions = {}) {
     this.#now = options.now ?? (() => performance.now());
-    this.#decayMs = positive('decayMs', options.decayMs ?? 10_000);
+    this.decayMs = positive('decayMs', options.decayMs ?? 10_000);
     this.#initialLatencyMs = positive('initialLatencyMs', options.initialLatencyMs ?? 30);
   }
 
@@ -138,6 +139,23 @@ export class LoadTracker {
     for (const id of workerIds) loads.push(this.#loadOf(id, established));
 
     return loads;
+  }
+
+  /**
+   * Forgets the counters of workers outside `workerIds` that have nothing in flight, so a
+   * long-lived tracker does not grow with every pod that ever existed. A forgotten worker
+   * that comes back is new again (slow start applies).
+   *
+   * @example
+   * ```ts
+   * tracker.retain(currentWorkers.map((w) => w.id));
+   * ```
+   */
+  retain(workerIds: Iterable<string>): void {
+    const keep = new Set(workerIds);
+    for (const [id, load] of this.#loads) {
+      if (!keep.has(id) && load.inFlight === 0) this.#loads.delete(id);
+    }
   }
 
   /**
@@ -196,7 +214,7 @@ export class LoadTracker {
     // tried again after a while instead of being starved forever.
     const elapsed = now - load.lastSampleAt;
     if (elapsed <= 0) return load.latencyMs;
-    return load.latencyMs * Math.exp(-elapsed / this.#decayMs);
+    return load.latencyMs * Math.exp(-elapsed / this.decayMs);
   }
 
   #sample(load: MutableLoad, latencyMs: number): void {
@@ -207,7 +225,7 @@ export class LoadTracker {
     if (latencyMs > current) {
       load.latencyMs = latencyMs;
     } else {
-      const weight = Math.exp(-Math.max(0, now - load.lastSampleAt) / this.#decayMs);
+      const weight = Math.exp(-Math.max(0, now - load.lastSampleAt) / this.decayMs);
       load.latencyMs = load.latencyMs * weight + latencyMs * (1 - weight);
     }
     load.lastSampleAt = now;

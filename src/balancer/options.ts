@@ -68,7 +68,10 @@ export interface PickerOptions {
   readonly tracker?: LoadTracker | undefined;
   /** Which worker string to hash. Default `uid`. See {@link IdentitySource}. */
   readonly identity?: IdentitySource | undefined;
-  /** Random numbers in [0, 1) for round-robin's offset and least-request. Default Math.random. */
+  /**
+   * Random numbers in [0, 1): round-robin's starting offset, least-request's generator seed,
+   * keyless picks on hashing policies. Default Math.random; pass a seeded one in tests.
+   */
   readonly random?: (() => number) | undefined;
   /** Slow start for new workers. Default off. */
   readonly slowStart?: SlowStartOptions | undefined;
@@ -101,7 +104,14 @@ export function workerIdentity(worker: Worker, source: IdentitySource = 'uid'): 
   return workerAddress(worker);
 }
 
-/** Throws a {@link ConfigError} unless `identity` is a known {@link IdentitySource}. */
+/**
+ * Throws a {@link ConfigError} unless `identity` is a known {@link IdentitySource}.
+ *
+ * @example
+ * ```ts
+ * checkIdentity(undefined); // 'uid'
+ * ```
+ */
 export function checkIdentity(identity: unknown): IdentitySource {
   if (identity === undefined) return 'uid';
   if (IDENTITY_SOURCES.includes(identity as IdentitySource)) return identity as IdentitySource;
@@ -111,7 +121,14 @@ export function checkIdentity(identity: unknown): IdentitySource {
   );
 }
 
-/** Throws a {@link ConfigError} naming `option` unless `value` is a number in [min, max]. */
+/**
+ * Throws a {@link ConfigError} naming `option` unless `value` is a number in [min, max].
+ *
+ * @example
+ * ```ts
+ * checkRange('loadFactor', 1.25, 1, 100); // 1.25
+ * ```
+ */
 export function checkRange(option: string, value: number, min: number, max: number): number {
   if (typeof value !== 'number' || !(value >= min && value <= max)) {
     throw new ConfigError(option, `${option} must be between ${min} and ${max}, got ${value}`);
@@ -119,7 +136,14 @@ export function checkRange(option: string, value: number, min: number, max: numb
   return value;
 }
 
-/** Throws a {@link ConfigError} naming `option` unless `value` is an integer in [min, max]. */
+/**
+ * Throws a {@link ConfigError} naming `option` unless `value` is an integer in [min, max].
+ *
+ * @example
+ * ```ts
+ * checkInteger('virtualNodes', 160, 1, 10_000); // 160
+ * ```
+ */
 export function checkInteger(option: string, value: number, min: number, max: number): number {
   checkRange(option, value, min, max);
   if (!Number.isInteger(value)) {

@@ -2,7 +2,10 @@ import { ConfigError } from '../errors.js';
 import type { Worker } from '../discovery/worker.js';
 import type { PickerOptions } from './options.js';
 import type { Picker } from './picker.js';
+import { LeastRequestPicker } from './least-request.js';
+import { MaglevPicker } from './maglev.js';
 import { RendezvousPicker } from './rendezvous.js';
+import { RingPicker } from './ring.js';
 import { RoundRobinPicker } from './round-robin.js';
 
 /** Builds a picker of one policy from a worker set. */
@@ -12,6 +15,9 @@ export type PickerFactory = (workers: readonly Worker[], options: PickerOptions)
 const factories = new Map<string, PickerFactory>([
   [RoundRobinPicker.policy, (workers, options) => new RoundRobinPicker(workers, options)],
   [RendezvousPicker.policy, (workers, options) => new RendezvousPicker(workers, options)],
+  [MaglevPicker.policy, (workers, options) => new MaglevPicker(workers, options)],
+  [RingPicker.policy, (workers, options) => new RingPicker(workers, options)],
+  [LeastRequestPicker.policy, (workers, options) => new LeastRequestPicker(workers, options)],
 ]);
 
 /**

@@ -12,7 +12,8 @@ import type { PickerOptions } from './options.js';
  * the keys it owned, each to its next-ranked worker. A pick costs one hash per worker.
  *
  * With slow start, a ramping worker keeps a key only when a per-key number in [0, 1) falls
- * below its share; as the share grows it gains keys and never gives any back. Parity with the
+ * below its share; as the share grows it gains keys and never gives any back. When no worker
+ * admits a key (a whole new set ramping together), the plain best takes it. Parity with the
  * Go coordinators therefore holds only when slow start and zone preference are off.
  *
  * A pick without a key goes to a random worker.
@@ -38,7 +39,7 @@ export class RendezvousPicker extends BasePicker {
     const { out } = hasher;
     hasher.setKey(key);
     const now = this.warmingNow();
-    const keyFraction = now === undefined ? 0 : hasher.keyFraction();
+    if (now !== undefined) return tier.workers[this.#warmPick(tier, now)] as Worker;
 
     // Scores are unsigned words, so -1 loses to any of them; strict comparisons keep the
     // first worker in address order on a tie.
@@ -46,8 +47,6 @@ export class RendezvousPicker extends BasePicker {
     let bestHi = -1;
     let bestLo = -1;
     for (let i = 0; i < tier.workers.length; i += 1) {
-      if (now !== undefined && keyFraction >= this.warmFraction(tier.loads[i]!, now)) continue;
-
       hasher.hashWith(tier.identityBytes[i]!);
       const hi = out[0]!;
       const lo = out[1]!;
@@ -59,6 +58,41 @@ export class RendezvousPicker extends BasePicker {
     }
 
     return tier.workers[best] as Worker;
+  }
+
+  /**
+   * The pick while some worker ramps up: the best-scoring worker that slow start lets take
+   * this key, or the plain best when none does (say, a whole new set ramping together).
+   */
+  #warmPick(tier: Tier, now: number): number {
+    const { hasher } = this;
+    const keyFraction = hasher.keyFraction();
+    let best = 0;
+    let bestHi = -1;
+    let bestLo = -1;
+    let allowed = -1;
+    let allowedHi = -1;
+    let allowedLo = -1;
+
+    for (let i = 0; i < tier.workers.length; i += 1) {
+      hasher.hashWith(tier.identityBytes[i]!);
+      const hi = hasher.out[0]!;
+      const lo = hasher.out[1]!;
+      if (hi > bestHi || (hi === bestHi && lo > bestLo)) {
+        best = i;
+        bestHi = hi;
+        bestLo = lo;
+      }
+
+      const admits = keyFraction < this.warmFraction(tier.loads[i]!, now);
+      if (admits && (hi > allowedHi || (hi === allowedHi && lo > allowedLo))) {
+        allowed = i;
+        allowedHi = hi;
+        allowedLo = lo;
+      }
+    }
+
+    return allowed === -1 ? best : allowed;
   }
 
   protected rankFrom(tier: Tier, key: string | undefined, count: number, out: Worker[]): void {
@@ -73,7 +107,9 @@ export class RendezvousPicker extends BasePicker {
     }
 
     // Slow start can make the pick differ from the top score: the pick still comes first.
-    const first = tier === this.tiers[0] ? this.pickFrom(tier, key) : undefined;
+    // Otherwise the pick is the top score, and one pass of hashing serves both.
+    const warming = tier === this.tiers[0] && this.warmingNow() !== undefined;
+    const first = warming ? this.pickFrom(tier, key) : undefined;
     const order = this.scoreOrder(tier, key);
     let added = 0;
     if (first !== undefined) {
@@ -90,7 +126,7 @@ export class RendezvousPicker extends BasePicker {
   }
 
   /** Indexes into `tier.workers`, by descending score, ties in address order. */
-  scoreOrder(tier: Tier, key: string): number[] {
+  protected scoreOrder(tier: Tier, key: string): number[] {
     const length = tier.workers.length;
     const hi = new Float64Array(length);
     const lo = new Float64Array(length);

@@ -4,7 +4,14 @@
  * Lone surrogates become U+FFFD, as `TextEncoder` does, so both give the same bytes.
  */
 
-/** The most bytes `text` can take in UTF-8: three per UTF-16 code unit. */
+/**
+ * The most bytes `text` can take in UTF-8: three per UTF-16 code unit.
+ *
+ * @example
+ * ```ts
+ * maxUtf8Length('abc'); // 9
+ * ```
+ */
 export function maxUtf8Length(text: string): number {
   return text.length * 3;
 }
@@ -20,9 +27,25 @@ export function maxUtf8Length(text: string): number {
  * ```
  */
 export function encodeUtf8Into(text: string, target: Uint8Array, offset: number): number {
+  const length = text.length;
+
+  // Keys and identities are nearly always ASCII: one byte per unit, no branches per byte.
+  let ascii = 0;
+  for (; ascii < length; ascii += 1) {
+    const code = text.charCodeAt(ascii);
+    if (code >= 0x80) break;
+    target[offset + ascii] = code;
+  }
+  if (ascii === length) return offset + length;
+
+  return encodeFrom(text, ascii, target, offset + ascii);
+}
+
+/** The general case of {@link encodeUtf8Into}, from unit `start` on. */
+function encodeFrom(text: string, start: number, target: Uint8Array, offset: number): number {
   let at = offset;
 
-  for (let i = 0; i < text.length; i += 1) {
+  for (let i = start; i < text.length; i += 1) {
     let code = text.charCodeAt(i);
 
     if (code < 0x80) {

@@ -45,10 +45,9 @@ const lane = (acc: bigint, input: bigint): bigint =>
 const merge = (acc: bigint, value: bigint): bigint =>
   (((acc ^ lane(0n, value)) * P1) + P4) & MASK;
 
-function readLE(bytes: Uint8Array, at: number, size: number): bigint {
-  let value = 0n;
-  for (let i = size - 1; i >= 0; i -= 1) value = (value << 8n) | BigInt(bytes[at + i] as number);
-  return value;
+function readLE(bytes: Uint8Array, at: number, size: 4 | 8): bigint {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  return size === 8 ? view.getBigUint64(at, true) : BigInt(view.getUint32(at, true));
 }
 
 /** XXH64 transcribed from the specification with BigInt: slow, obviously right. */

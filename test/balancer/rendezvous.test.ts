@@ -71,30 +71,43 @@ describe('rendezvous parity with the Go coordinators', () => {
 
   it('agrees with a BigInt reference on 100,000 random keys and sets, ties included', () => {
     const random = seededRandom(9);
+    const orgIds = [
+      '00000000-0000-0000-0000-000000000001',
+      '0190a9c2-5b5e-7c3d-9f00-1234567890ab',
+      'ffffffff-ffff-4fff-bfff-ffffffffffff',
+    ];
     let ties = 0;
 
-    for (let round = 0; round < 100_000; round += 1) {
-      const size = 1 + Math.floor(random() * 6);
+    // 2,000 random sets × 50 random keys each: 100,000 cases, without building 100,000
+    // pickers (that, not hashing, would dominate the run time).
+    for (let set = 0; set < 2_000; set += 1) {
+      const size = 1 + Math.floor(random() * 5);
       const identities = Array.from({ length: size }, () => `pod-${Math.floor(random() * 50)}`);
 
       // Every fourth set repeats an identity at another IP: equal scores, decided by IP text.
-      if (round % 4 === 0) identities.push(identities[0] as string);
-      const ips = identities.map(
-        () => `10.0.${Math.floor(random() * 3)}.${Math.floor(random() * 12)}`,
-      );
-      const workers = identities.map((id, i) => ({
+      if (set % 4 === 0) identities.push(identities[0] as string);
+      const workers = identities.map((id) => ({
         id,
-        ip: ips[i] as string,
+        ip: `10.0.${Math.floor(random() * 3)}.${Math.floor(random() * 12)}`,
         port: 7000 + Math.floor(random() * 2),
         state: 'ready' as const,
       }));
-      const key = String(Math.floor(random() * 1e9));
+      const picker = new RendezvousPicker(workers);
 
-      const expected = referenceRanking(key, workers)[0] as Worker;
-      const actual = new RendezvousPicker(workers).pick(key) as Worker;
-      if (round % 4 === 0 && expected.id === identities[0]) ties += 1;
-      expect([actual.id, actual.ip, actual.port])
-        .toEqual([expected.id, expected.ip, expected.port]);
+      for (let round = 0; round < 50; round += 1) {
+        // Half the keys are segment keys longer than one 32-byte stripe, half bare ids.
+        const segment = Math.floor(random() * 1e9);
+        const key = round % 2 === 0 ? String(segment) : `${segment}:${orgIds[round % 3]}`;
+
+        const expected = referenceRanking(key, workers)[0] as Worker;
+        const actual = picker.pick(key) as Worker;
+        if (set % 4 === 0 && expected.id === identities[0]) ties += 1;
+        const same =
+          actual.id === expected.id && actual.ip === expected.ip && actual.port === expected.port;
+        if (!same) {
+          expect.fail(`set ${set}, key ${key}: picked ${actual.ip} not ${expected.ip}`);
+        }
+      }
     }
 
     expect(ties).toBeGreaterThan(1000);
@@ -124,11 +137,11 @@ describe('rendezvous determinism', () => {
     }
   });
 
-  it('picks the same worker in a fresh process', () => {
-    const picker = new RendezvousPicker(workers);
-    const script = fileURLToPath(new URL('./fixtures/rendezvous-child.mjs', import.meta.url));
+  it.each(['rendezvous', 'maglev', 'ring'])('%s picks the same in a fresh process', (policy) => {
+    const picker = createPicker(policy, workers);
+    const script = fileURLToPath(new URL('./fixtures/pick-child.mjs', import.meta.url));
     const child = spawnSync(process.execPath, [script], {
-      input: JSON.stringify({ workers, keys }),
+      input: JSON.stringify({ policy, workers, keys }),
       encoding: 'utf8',
     });
 
@@ -137,18 +150,18 @@ describe('rendezvous determinism', () => {
   });
 });
 
-describe('rendezvous fallbacks', () => {
+describe.each(['rendezvous', 'ring'])('%s fallbacks', (policy) => {
   const workers = named(Array.from({ length: 8 }, (_, i) => `pod-uid-${i}`));
 
-  it('never repeats a worker, and removing the first choice promotes the second', () => {
-    const picker = new RendezvousPicker(workers);
-    for (let i = 0; i < 500; i += 1) {
+  it('never repeat a worker, and removing the first choice promotes the second', () => {
+    const picker = createPicker(policy, workers);
+    for (let i = 0; i < 300; i += 1) {
       const key = `key-${i}`;
       const ranked = picker.pickN(key, 8);
       expect(new Set(ranked).size).toBe(8);
       expect(ranked[0]).toBe(picker.pick(key));
 
-      const without = new RendezvousPicker(workers.filter((w) => w !== ranked[0]));
+      const without = createPicker(policy, workers.filter((w) => w !== ranked[0]));
       expect(without.pickN(key, 7)).toEqual(ranked.slice(1));
     }
   });

@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { xxh64, xxh64Into } from '../../src/balancer/xxh64.js';
+import {
+  Xxh64Prefix,
+  xxh64,
+  xxh64FromPrefix,
+  xxh64Into,
+  xxh64Prefix,
+} from '../../src/balancer/xxh64.js';
 import { encodeUtf8Into, maxUtf8Length } from '../../src/balancer/utf8.js';
 import { referenceXxh64, seededRandom } from './helpers.js';
 
@@ -30,6 +36,24 @@ describe('xxh64', () => {
         BigInt(Math.floor(random() * 2 ** 32));
 
       expect(xxh64(bytes, seed)).toBe(referenceXxh64(bytes, seed));
+    }
+  });
+
+  it('gives the same hash when resuming from a prefix state', () => {
+    const random = seededRandom(77);
+    const prefix = new Xxh64Prefix();
+    const out = new Uint32Array(2);
+
+    for (let round = 0; round < 2000; round += 1) {
+      const length = Math.floor(random() * 200);
+      const prefixLength = Math.floor(random() * (length + 1));
+      const bytes = new Uint8Array(length);
+      for (let i = 0; i < length; i += 1) bytes[i] = Math.floor(random() * 256);
+
+      xxh64Prefix(bytes, prefixLength, prefix);
+      xxh64FromPrefix(prefix, bytes, length, out);
+      const resumed = (BigInt(out[0] as number) << 32n) | BigInt(out[1] as number);
+      expect(resumed).toBe(referenceXxh64(bytes));
     }
   });
 
