@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { FragmentDispatcher } from '../src/transport/dispatcher.js';
+import { LoadTracker } from '../src/balancer/load-tracker.js';
 import { FragmentFailedError } from '../src/transport/errors.js';
 import type { Fragment, Outcome } from '../src/transport/fragment.js';
 import { FakeWorker, type FakeEcho } from '../src/testing/fake-worker.js';
@@ -95,6 +96,27 @@ describe('FragmentDispatcher options', () => {
       .toThrow(/option maxAttempts must be a positive integer, got 0/);
     const named = new FragmentDispatcher(source.cache, { picker: 'round-robin' });
     await named.close();
+  });
+});
+
+describe('FragmentDispatcher load tracking', () => {
+  it('feeds the shared load tracker that a least-request picker reads', async () => {
+    const workers = await fakes(3);
+    const tracker = new LoadTracker();
+    const { dispatcher } = await dispatcherOver(workers.map((w) => w.worker()), {
+      picker: 'least-request',
+      tracker,
+    });
+
+    workers.forEach((worker) => worker.setLatency(100));
+
+    const running = dispatcher.fanOut(fragments(30), { concurrency: 6 });
+    await expect.poll(() => tracker.totalInFlight).toBe(6);
+    const outcomes = await running;
+
+    expect(outcomes.every((outcome) => outcome.ok)).toBe(true);
+    expect(tracker.totalInFlight).toBe(0);
+    expect(workers.every((worker) => worker.received > 0)).toBe(true);
   });
 });
 
