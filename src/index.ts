@@ -137,3 +137,5 @@ export type { SliceWorkers, EndpointLike } from './discovery/endpoint-slices.js'
 export type { SettingNames } from './discovery/kubernetes-settings.js';
 export type { SelectorOperator } from './discovery/label-selector.js';
 export type { RawSetting } from './config.js';
+export type { StreamedOutcome, StreamOutcome } from './transport/fragment.js';
+export { defaultRetryStatuses } from './transport/classify.js';
