@@ -190,3 +190,5 @@ export type {
   ConfiguredDiscovery,
   CreateDiscoveryOptions,
 } from './discovery/from-env.js';
+export type { StreamedOutcome, StreamOutcome } from './transport/fragment.js';
+export { defaultRetryStatuses } from './transport/classify.js';

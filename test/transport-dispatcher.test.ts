@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { FragmentDispatcher } from '../src/transport/dispatcher.js';
+import { LoadTracker } from '../src/balancer/load-tracker.js';
 import { FragmentFailedError } from '../src/transport/errors.js';
 import type { Fragment, Outcome } from '../src/transport/fragment.js';
 import { FakeWorker, type FakeEcho } from '../src/testing/fake-worker.js';
@@ -83,6 +84,42 @@ describe('FragmentDispatcher basics', () => {
   });
 });
 
+describe('FragmentDispatcher options', () => {
+  it('takes a policy by name and names the option at fault otherwise', async () => {
+    const source = await listCache([]);
+    cleanups.push(() => source.cache.close());
+
+    expect(() => new FragmentDispatcher(source.cache, { picker: 'nope' })).toThrow(
+      /policy "nope" is unknown; valid policies: .*rendezvous/,
+    );
+    expect(() => new FragmentDispatcher(source.cache, { picker: rotatingPicker, maxAttempts: 0 }))
+      .toThrow(/option maxAttempts must be a positive integer, got 0/);
+    const named = new FragmentDispatcher(source.cache, { picker: 'round-robin' });
+    await named.close();
+  });
+});
+
+describe('FragmentDispatcher load tracking', () => {
+  it('feeds the shared load tracker that a least-request picker reads', async () => {
+    const workers = await fakes(3);
+    const tracker = new LoadTracker();
+    const { dispatcher } = await dispatcherOver(workers.map((w) => w.worker()), {
+      picker: 'least-request',
+      tracker,
+    });
+
+    workers.forEach((worker) => worker.setLatency(100));
+
+    const running = dispatcher.fanOut(fragments(30), { concurrency: 6 });
+    await expect.poll(() => tracker.totalInFlight).toBe(6);
+    const outcomes = await running;
+
+    expect(outcomes.every((outcome) => outcome.ok)).toBe(true);
+    expect(tracker.totalInFlight).toBe(0);
+    expect(workers.every((worker) => worker.received > 0)).toBe(true);
+  });
+});
+
 describe('FragmentDispatcher retries on stale endpoints', () => {
   it('retries at once on another worker when connections are refused', async () => {
     const workers = await fakes(3);
@@ -101,25 +138,28 @@ describe('FragmentDispatcher retries on stale endpoints', () => {
     expect(source.refreshRequests.some((reason) => reason.includes('w1'))).toBe(true);
   });
 
+  // Default settings, full default concurrency (256): losing one worker of four is absorbed.
   it('accounts for every fragment when a worker process is SIGKILLed mid-fan-out', async () => {
     const children: FakeWorkerProcess[] = await Promise.all(
       [0, 1, 2, 3].map((i) => spawnFakeWorker({ name: `p${i}`, latencyMs: 2 })),
     );
     cleanups.push(() => Promise.all(children.map((child) => child.kill())));
-    const { dispatcher } = await dispatcherOver(children.map((child) => child.worker()));
+    const { dispatcher } = await dispatcherOver(children.map((child) => child.worker()), {
+      picker: 'rendezvous',
+    });
 
     const outcomes: Outcome[] = [];
-    for await (const outcome of dispatcher.fanOutStream(fragments(400), { concurrency: 64 })) {
+    for await (const outcome of dispatcher.fanOutStream(fragments(1200))) {
       outcomes.push(outcome);
-      if (outcomes.length === 80) void children[2]?.kill('SIGKILL');
+      if (outcomes.length === 300) void children[2]?.kill('SIGKILL');
     }
 
     const sorted = outcomes.sort((a, b) => a.index - b.index);
-    expect(accountFor(sorted, 400)).toEqual({
-      count: 400,
-      unique: 400,
+    expect(accountFor(sorted, 1200)).toEqual({
+      count: 1200,
+      unique: 1200,
       inOrder: true,
-      expected: 400,
+      expected: 1200,
     });
     expect(sorted.filter((outcome) => !outcome.ok)).toEqual([]);
     expectWholeAnswers(sorted);

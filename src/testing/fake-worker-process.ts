@@ -26,7 +26,16 @@ export class FakeWorkerSpawnError extends LakerunnerError {
   }
 }
 
-/** A {@link FakeWorker} running in its own process, so it can be killed with SIGKILL. */
+/**
+ * A {@link FakeWorker} running in its own process, so it can be killed with SIGKILL.
+ *
+ * @example
+ * ```ts
+ * const child: FakeWorkerProcess = await spawnFakeWorker({ name: 'w1' });
+ * child.setMode('draining', { retryAfterSeconds: 2 });
+ * await child.kill();
+ * ```
+ */
 export interface FakeWorkerProcess {
   readonly name: string;
   readonly port: number;
@@ -100,7 +109,7 @@ export async function spawnFakeWorker(
     exited,
     worker: (overrides = {}) => ({
       id: name,
-      ip: '127.0.0.1',
+      ip: options.host ?? '127.0.0.1',
       port,
       state: 'ready',
       ...overrides,

@@ -1,5 +1,6 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer as createH2cServer } from 'node:http2';
+import type { AddressInfo, Server as NetServer, Socket } from 'node:net';
 import { ConfigError } from '../errors.js';
 import type { Worker } from '../discovery/worker.js';
 
@@ -12,6 +13,12 @@ import type { Worker } from '../discovery/worker.js';
  * - `draining`: answers `503` with `Retry-After`, as a pod shutting down does.
  * - `truncate`: sends the headers and half of a declared body, then closes the socket.
  * - `truncate-chunked`: sends a chunked body without its terminating chunk, then closes.
+ *
+ * @example
+ * ```ts
+ * const fake = await FakeWorker.start({ mode: 'hang' });
+ * fake.setMode('truncate');
+ * ```
  */
 export type FakeWorkerMode =
   | 'normal'
@@ -21,7 +28,16 @@ export type FakeWorkerMode =
   | 'truncate'
   | 'truncate-chunked';
 
-/** A request as the fake worker saw it, handed to a custom handler. */
+/**
+ * A request as the fake worker saw it, handed to a custom handler.
+ *
+ * @example
+ * ```ts
+ * await FakeWorker.start({
+ *   handler: (request: FakeRequest) => ({ body: request.body.toString().toUpperCase() }),
+ * });
+ * ```
+ */
 export interface FakeRequest {
   readonly method: string;
   readonly path: string;
@@ -29,7 +45,16 @@ export interface FakeRequest {
   readonly body: Buffer;
 }
 
-/** What a custom handler answers. */
+/**
+ * What a custom handler answers.
+ *
+ * @example
+ * ```ts
+ * await FakeWorker.start({
+ *   handler: (): FakeResponse => ({ status: 429, headers: { 'retry-after': '1' } }),
+ * });
+ * ```
+ */
 export interface FakeResponse {
   readonly status?: number | undefined;
   readonly headers?: Readonly<Record<string, string>> | undefined;
@@ -38,7 +63,14 @@ export interface FakeResponse {
   readonly latencyMs?: number | undefined;
 }
 
-/** Options for {@link FakeWorker.start}. */
+/**
+ * Options for {@link FakeWorker.start}.
+ *
+ * @example
+ * ```ts
+ * const fake = await FakeWorker.start({ name: 'w1', latencyMs: 5, keepAliveTimeoutMs: 5_000 });
+ * ```
+ */
 export interface FakeWorkerOptions {
   /** The name the worker puts in its answers; default `fake-<port>`. */
   readonly name?: string | undefined;
@@ -59,11 +91,24 @@ export interface FakeWorkerOptions {
   readonly mode?: FakeWorkerMode | undefined;
   /** Seconds sent in `Retry-After` in `draining` mode. Default 5. */
   readonly retryAfterSeconds?: number | undefined;
+  /**
+   * Speak HTTP/2 without TLS (h2c, prior knowledge) instead of HTTP/1.1, to test clients with
+   * `allowH2`. The failure modes are HTTP/1.1 only. Default false.
+   */
+  readonly http2?: boolean | undefined;
   /** The server's keep-alive timeout, in milliseconds. Default 5,000 (Node's default). */
   readonly keepAliveTimeoutMs?: number | undefined;
 }
 
-/** The JSON the default handler answers with. */
+/**
+ * The JSON the default handler answers with.
+ *
+ * @example
+ * ```ts
+ * const echo = JSON.parse(Buffer.from(outcome.body).toString()) as FakeEcho;
+ * console.log(echo.worker, echo.bytes);
+ * ```
+ */
 export interface FakeEcho {
   readonly worker: string;
   readonly method: string;
@@ -95,7 +140,7 @@ export class FakeWorker {
   readonly name: string;
   readonly host: string;
 
-  #server: Server;
+  #server: FakeServer;
   #port: number;
   #mode: FakeWorkerMode;
   #latencyMs: number;
@@ -108,7 +153,7 @@ export class FakeWorker {
   #answered = 0;
   #bodies: Buffer[] = [];
 
-  private constructor(server: Server, port: number, options: FakeWorkerOptions) {
+  private constructor(server: FakeServer, port: number, options: FakeWorkerOptions) {
     this.#server = server;
     this.#port = port;
     this.#options = options;
@@ -127,7 +172,7 @@ export class FakeWorker {
         `got ${JSON.stringify(host)}`);
     }
 
-    const server = createServer();
+    const server = makeServer(options);
     const port = await listen(server, host, options.port ?? 0);
     const fake = new FakeWorker(server, port, options);
     fake.#attach(server);
@@ -213,7 +258,7 @@ export class FakeWorker {
 
   /** Listens again on the same port after `stop()`. */
   async restart(): Promise<void> {
-    const server = createServer();
+    const server = makeServer(this.#options);
     await listen(server, this.host, this.#port);
     this.#server = server;
     this.#attach(server);
@@ -223,8 +268,10 @@ export class FakeWorker {
     await this.stop();
   }
 
-  #attach(server: Server): void {
-    server.keepAliveTimeout = this.#options.keepAliveTimeoutMs ?? 5_000;
+  #attach(server: FakeServer): void {
+    if ('keepAliveTimeout' in server) {
+      server.keepAliveTimeout = this.#options.keepAliveTimeoutMs ?? 5_000;
+    }
     server.on('connection', (socket) => {
       this.#sockets.add(socket);
       this.#accepted += 1;
@@ -329,7 +376,29 @@ function readBody(request: IncomingMessage): Promise<Buffer> {
   });
 }
 
-function listen(server: Server, host: string, port: number): Promise<number> {
+/**
+ * The HTTP/1.1 or h2c server. The HTTP/2 compatibility API hands the handler request and
+ * response objects shaped like HTTP/1.1's, so one handler serves both.
+ */
+type FakeServer = {
+  listen(port: number, host: string, callback: () => void): unknown;
+  close(callback: () => void): unknown;
+  address(): ReturnType<NetServer['address']>;
+  once(event: 'error', listener: (error: Error) => void): unknown;
+  off(event: 'error', listener: (error: Error) => void): unknown;
+  on(event: 'connection', listener: (socket: Socket) => void): unknown;
+  on(
+    event: 'request',
+    listener: (request: IncomingMessage, response: ServerResponse) => void,
+  ): unknown;
+  keepAliveTimeout?: number;
+};
+
+function makeServer(options: FakeWorkerOptions): FakeServer {
+  return options.http2 ? (createH2cServer() as unknown as FakeServer) : createServer();
+}
+
+function listen(server: FakeServer, host: string, port: number): Promise<number> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => {

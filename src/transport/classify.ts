@@ -4,10 +4,23 @@ import type { AttemptResult } from './fragment.js';
  * Where a failure happened, which decides whether a retry is safe:
  * `connect` means nothing reached the worker; `request` means the request may have reached it;
  * `body` means a response had started.
+ *
+ * @example
+ * ```ts
+ * if (classifyError(error, false).phase === 'connect') retryEvenIfNotIdempotent();
+ * ```
  */
 export type FailurePhase = 'connect' | 'request' | 'body';
 
-/** A failed attempt, classified. Pure data, so the rules are tested without sockets. */
+/**
+ * A failed attempt, classified. Pure data, so the rules are tested without sockets.
+ *
+ * @example
+ * ```ts
+ * const failure: FailureClass = classifyError(error, inBody);
+ * if (failure.countsAgainstWorker) health.recordFailure(worker.id, workers.length);
+ * ```
+ */
 export interface FailureClass {
   readonly result: AttemptResult;
   readonly phase: FailurePhase;
@@ -39,7 +52,14 @@ const connectionLost = new Set([
 
 const timedOut = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'ETIMEDOUT']);
 
-/** The `code` of an error or of its cause (undici wraps some socket errors). */
+/**
+ * The `code` of an error or of its cause (undici wraps some socket errors).
+ *
+ * @example
+ * ```ts
+ * errorCode(new Error('fetch failed', { cause: { code: 'ECONNRESET' } })); // 'ECONNRESET'
+ * ```
+ */
 export function errorCode(error: unknown): string | undefined {
   for (let current = error, depth = 0; depth < 4; depth += 1) {
     if (typeof current !== 'object' || current === null) return undefined;
@@ -87,7 +107,17 @@ export function classifyError(error: unknown, inBody: boolean): FailureClass {
   };
 }
 
-/** The statuses retried on another worker by default: overloaded, draining or a bad hop. */
+/**
+ * The statuses retried on another worker by default: overloaded, draining or a bad hop.
+ *
+ * @example
+ * ```ts
+ * new FragmentDispatcher(cache, {
+ *   picker: 'rendezvous',
+ *   retryStatuses: [...defaultRetryStatuses, 500],
+ * });
+ * ```
+ */
 export const defaultRetryStatuses: readonly number[] = Object.freeze([429, 502, 503, 504]);
 
 /**

@@ -4,6 +4,9 @@ import type { Dispatcher } from 'undici';
 import { AbortedError, ConfigError } from '../errors.js';
 import { silentLogger, type Logger } from '../logger.js';
 import type { Picker } from '../balancer/picker.js';
+import { LoadTracker } from '../balancer/load-tracker.js';
+import type { PickerOptions } from '../balancer/options.js';
+import { createPicker } from '../balancer/registry.js';
 import type { WorkerSource } from '../discovery/cache.js';
 import type { WorkerChange } from '../discovery/diff.js';
 import type { Worker } from '../discovery/worker.js';
@@ -21,19 +24,60 @@ import {
   QueueFullError,
   type RetryStop,
 } from './errors.js';
-import type { Attempt, AttemptResult, Fragment, Outcome } from './fragment.js';
+import type { Attempt, AttemptResult, Fragment, Outcome, StreamOutcome } from './fragment.js';
 import { WorkerHealth, type WorkerHealthOptions } from './health.js';
 import { Limiter } from './limiter.js';
 import { WorkerPools } from './pools.js';
+import {
+  channels,
+  publish,
+  type AttemptEndMessage,
+  type AttemptStartMessage,
+  type EjectionMessage,
+  type FanOutEndMessage,
+  type FanOutStartMessage,
+  type FragmentEndMessage,
+  type RetryBudgetExhaustedMessage,
+} from '../observability/channels.js';
 import { RetryBudget, type RetryBudgetOptions } from './retry-budget.js';
 
-/** Builds a {@link Picker} from a worker set; called again on every change to the set. */
+/**
+ * Builds a {@link Picker} from a worker set; called again on every change to the set.
+ *
+ * @example
+ * ```ts
+ * const policy: PickerPolicy = (workers) => createPicker('rendezvous', workers);
+ * new FragmentDispatcher(cache, { picker: policy });
+ * ```
+ */
 export type PickerPolicy = (workers: readonly Worker[]) => Picker;
 
-/** Options for {@link FragmentDispatcher}. Times are in milliseconds. */
+/**
+ * Options for {@link FragmentDispatcher}. Times are in milliseconds.
+ *
+ * @example
+ * ```ts
+ * const options: FragmentDispatcherOptions = {
+ *   picker: 'rendezvous',
+ *   maxAttempts: 3,
+ *   connectTimeoutMs: 1_000,
+ *   hedgeAfterMs: 250,
+ * };
+ * ```
+ */
 export interface FragmentDispatcherOptions {
-  /** Builds the picker for each worker set, e.g. `(w) => createPicker('rendezvous', w)`. */
-  readonly picker: PickerPolicy;
+  /**
+   * The balancing policy: a registered name (`'rendezvous'`, `'round-robin'`, …) or a
+   * function building a picker for each worker set.
+   */
+  readonly picker: string | PickerPolicy;
+  /** Options for a picker given by name (identity, slow start, zones…). */
+  readonly pickerOptions?: Omit<PickerOptions, 'tracker'> | undefined;
+  /**
+   * Live per-worker load counters, written by the dispatcher for every request and read by
+   * load-aware pickers. Default: a tracker of the dispatcher's own.
+   */
+  readonly tracker?: LoadTracker | undefined;
   /** Attempts per fragment, hedges included. Default 3. */
   readonly maxAttempts?: number | undefined;
   /** Connect timeout for pod addresses: a pod that is gone rarely answers. Default 1,500. */
@@ -48,7 +92,11 @@ export interface FragmentDispatcherOptions {
    * Default 4,000.
    */
   readonly keepAliveTimeoutMs?: number | undefined;
-  /** Speak HTTP/2 to workers that offer it. Default false. */
+  /**
+   * Speak HTTP/2 to workers (undici `allowH2`). Workers are reached over plain HTTP, so this
+   * is h2c with prior knowledge: every worker must accept it. One connection per worker then
+   * carries many fragments at once. Default false (HTTP/1.1 with keep-alive).
+   */
   readonly allowH2?: boolean | undefined;
   /** Statuses retried on another worker. Default 429, 502, 503, 504. */
   readonly retryStatuses?: readonly number[] | undefined;
@@ -64,6 +112,11 @@ export interface FragmentDispatcherOptions {
   readonly whenNoWorkers?: 'wait' | 'fail' | undefined;
   /** Send a copy to the next worker when a fragment has not answered after this. Default off. */
   readonly hedgeAfterMs?: number | undefined;
+  /**
+   * The most hedged copies in flight at once, as a share of `maxInFlight` (at least one), so
+   * that hedging on an overloaded system cannot double its load. Default 0.1.
+   */
+  readonly maxHedgeShare?: number | undefined;
   /** The dispatcher-wide retry budget; see {@link RetryBudget}. */
   readonly retryBudget?: RetryBudgetOptions | undefined;
   /** Passive health (ejection) settings; see {@link WorkerHealth}. */
@@ -74,7 +127,17 @@ export interface FragmentDispatcherOptions {
   readonly logger?: Logger | undefined;
 }
 
-/** Options for one {@link FragmentDispatcher.dispatch} call. */
+/**
+ * Options for one {@link FragmentDispatcher.dispatch} call.
+ *
+ * @example
+ * ```ts
+ * const outcome = await dispatcher.dispatch(fragment, {
+ *   signal: request.signal,
+ *   timeoutMs: 5_000,
+ * });
+ * ```
+ */
 export interface DispatchOptions {
   /** Cancels the fragment: in-flight requests are aborted and no retry follows. */
   readonly signal?: AbortSignal | undefined;
@@ -82,7 +145,18 @@ export interface DispatchOptions {
   readonly timeoutMs?: number | undefined;
 }
 
-/** Options for {@link FragmentDispatcher.fanOut}. */
+/**
+ * Options for {@link FragmentDispatcher.fanOut}.
+ *
+ * @example
+ * ```ts
+ * const outcomes = await dispatcher.fanOut(fragments, {
+ *   concurrency: 32,
+ *   timeoutMs: 10_000,
+ *   failFast: true,
+ * });
+ * ```
+ */
 export interface FanOutOptions extends DispatchOptions {
   /** Fragments of this fan-out in flight at once. Default: the dispatcher's `maxInFlight`. */
   readonly concurrency?: number | undefined;
@@ -90,12 +164,30 @@ export interface FanOutOptions extends DispatchOptions {
   readonly failFast?: boolean | undefined;
 }
 
-/** A successful attempt. */
+/** A successful attempt: a whole body, or a body stream still being received. */
 interface Answer {
   readonly worker: Worker;
   readonly status: number;
   readonly headers: Record<string, string | string[] | undefined>;
   readonly body: Uint8Array;
+  readonly stream: Readable | undefined;
+}
+
+/** What every fragment of one call shares: its signals and deadline. */
+interface CallContext {
+  readonly signal: AbortSignal;
+  readonly caller: AbortSignal | undefined;
+  readonly queryTimeout: AbortSignal | undefined;
+  readonly queryTimeoutMs: number | undefined;
+  readonly queryDeadlineAt: number;
+  readonly cancel: AbortController;
+  readonly streaming: boolean;
+  /** False when the dispatcher was already closed as the call came in. */
+  readonly admitted: boolean;
+  /** Stops following the caller's signal, so a long-lived signal gathers no listeners. */
+  readonly dispose: () => void;
+  /** The fan-out's identity token on the diagnostics channels. */
+  readonly fanOut: object | undefined;
 }
 
 /** A failed attempt, thrown inside the retry loop. */
@@ -117,9 +209,20 @@ interface FragmentRun {
   readonly fragment: Fragment;
   readonly attempts: Attempt[];
   readonly tried: Set<string>;
+  /** The call's signal: the caller, the query deadline, fail-fast and early exits. */
   readonly signal: AbortSignal;
+  /** The fragment's deadline on the `performance.now()` clock (fragment or query limit). */
   readonly deadlineAt: number;
+  /** Which limit `deadlineAt` is. */
+  readonly deadlineScope: 'fragment' | 'query';
+  readonly streaming: boolean;
+  /** The position of the fragment in its call, for outcomes and channel messages. */
+  readonly index: number;
+  /** The fan-out's identity token on the diagnostics channels; undefined for a dispatch. */
+  readonly fanOut: object | undefined;
   started: number;
+  /** The token of the latest attempt started, for `retryOf` on the diagnostics channels. */
+  lastAttempt: object | undefined;
   stop: RetryStop | undefined;
   releaseRetry: (() => void) | undefined;
 }
@@ -178,8 +281,11 @@ function replayable(fragment: Fragment): boolean {
 export class FragmentDispatcher implements AsyncDisposable {
   readonly #source: WorkerSource;
   readonly #policy: PickerPolicy;
+  readonly #tracker: LoadTracker;
   readonly #options: typeof defaults & { whenNoWorkers: 'wait' | 'fail' };
   readonly #hedgeAfterMs: number | undefined;
+  readonly #maxHedges: number;
+  #hedges = 0;
   readonly #retryStatuses: ReadonlySet<number>;
   readonly #logger: Logger;
   readonly #pools: WorkerPools;
@@ -192,20 +298,26 @@ export class FragmentDispatcher implements AsyncDisposable {
   readonly #drained = new Set<() => void>();
   #picker: Picker;
   #running = 0;
+  #calls = 0;
   #closed = false;
 
   constructor(source: WorkerSource, options: FragmentDispatcherOptions) {
-    if (typeof options.picker !== 'function') {
-      const got = typeof options.picker;
-      throw new ConfigError('picker', `option picker must be a function, got ${got}`);
-    }
     this.#source = source;
-    this.#policy = options.picker;
+    this.#tracker = options.tracker ?? new LoadTracker();
+    this.#policy = policyOf(options, this.#tracker);
     this.#options = validated(options);
     this.#hedgeAfterMs =
       options.hedgeAfterMs === undefined
         ? undefined
         : positiveNumber('hedgeAfterMs', options.hedgeAfterMs);
+    const hedgeShare = options.maxHedgeShare ?? 0.1;
+    if (!(hedgeShare >= 0 && hedgeShare <= 1)) {
+      throw new ConfigError(
+        'maxHedgeShare',
+        `option maxHedgeShare must be between 0 and 1, got ${hedgeShare}`,
+      );
+    }
+    this.#maxHedges = Math.max(1, Math.floor(this.#options.maxInFlight * hedgeShare));
     this.#retryStatuses = new Set(options.retryStatuses ?? defaultRetryStatuses);
     this.#logger = options.logger ?? silentLogger;
 
@@ -214,7 +326,9 @@ export class FragmentDispatcher implements AsyncDisposable {
       connectTimeout: this.#options.connectTimeoutMs,
       keepAliveTimeout: this.#options.keepAliveTimeoutMs,
       keepAliveMaxTimeout: this.#options.keepAliveTimeoutMs,
-      allowH2: options.allowH2 ?? false,
+      ...(options.allowH2
+        ? { allowH2: true, useH2c: true, pipelining: 100 }
+        : { allowH2: false }),
     });
     this.#health = new WorkerHealth({ ...options.health, now: options.now });
     this.#budget = new RetryBudget({
@@ -252,9 +366,9 @@ export class FragmentDispatcher implements AsyncDisposable {
   async fanOut(fragments: Iterable<Fragment>, options: FanOutOptions = {}): Promise<Outcome[]> {
     const list = [...fragments];
     const outcomes = new Array<Outcome>(list.length);
-    for await (const outcome of this.fanOutStream(list, options)) {
+    await this.#spread(list, options, (outcome) => {
       outcomes[outcome.index] = outcome;
-    }
+    }).done;
     return outcomes;
   }
 
@@ -267,52 +381,15 @@ export class FragmentDispatcher implements AsyncDisposable {
     options: FanOutOptions = {},
   ): AsyncGenerator<Outcome, void, undefined> {
     const list = [...fragments];
-    const concurrency = positiveInteger(
-      'concurrency',
-      options.concurrency ?? this.#options.maxInFlight,
-    );
-    const cancel = new AbortController();
-    const signals = [cancel.signal];
-    if (options.signal) signals.push(options.signal);
-    const queryTimeout =
-      options.timeoutMs === undefined
-        ? undefined
-        : AbortSignal.timeout(positiveNumber('timeoutMs', options.timeoutMs));
-    if (queryTimeout) signals.push(queryTimeout);
-    const context = {
-      signal: AbortSignal.any(signals),
-      caller: options.signal,
-      queryTimeout,
-      queryTimeoutMs: options.timeoutMs,
-      queryDeadlineAt:
-        options.timeoutMs === undefined ? Infinity : performance.now() + options.timeoutMs,
-      cancelled: cancel.signal,
-    };
-
     const done: Outcome[] = [];
     let wake: (() => void) | undefined;
-    let next = 0;
-    let running = 0;
-    const launch = (): void => {
-      while (running < concurrency && next < list.length) {
-        const index = next;
-        next += 1;
-        running += 1;
-        void this.#runOne(list[index] as Fragment, index, context).then((outcome) => {
-          running -= 1;
-          done.push(outcome);
-          if (options.failFast && !outcome.ok && !cancel.signal.aborted) {
-            cancel.abort(new AbortedError(`fan-out cancelled: fragment ${index} failed`));
-          }
-          launch();
-          wake?.();
-        });
-      }
-    };
+    const spread = this.#spread(list, options, (outcome) => {
+      done.push(outcome);
+      wake?.();
+    });
 
     let yielded = 0;
     try {
-      launch();
       while (yielded < list.length) {
         if (done.length === 0) await new Promise<void>((resolve) => (wake = resolve));
         const outcome = done.shift();
@@ -321,7 +398,102 @@ export class FragmentDispatcher implements AsyncDisposable {
         yield outcome;
       }
     } finally {
-      if (yielded < list.length) cancel.abort(new AbortedError('fan-out consumer stopped'));
+      if (yielded < list.length) spread.cancel(new AbortedError('fan-out consumer stopped'));
+      await spread.done;
+    }
+  }
+
+  /**
+   * Runs fragments with at most `concurrency` at once, reporting each outcome as it comes.
+   * Everything is set up before the first await, so a call made before `close()` counts as
+   * admitted.
+   */
+  #spread(
+    list: readonly Fragment[],
+    options: FanOutOptions,
+    onOutcome: (outcome: Outcome) => void,
+  ): { done: Promise<void>; cancel: (reason: Error) => void } {
+    const concurrency = positiveInteger(
+      'concurrency',
+      options.concurrency ?? this.#options.maxInFlight,
+    );
+    const context = this.#context(options, false);
+    const cancel = context.cancel;
+    this.#calls += 1;
+    const fanOut = context.fanOut ?? {};
+    const startedAt = performance.now();
+    let answered = 0;
+    publish(channels.fanOutStart, (): FanOutStartMessage => ({
+      fanOut,
+      fragments: list.length,
+    }));
+
+    let next = 0;
+    let running = 0;
+    let finished = 0;
+    let resolveDone: () => void = () => undefined;
+    const done = new Promise<void>((resolve) => (resolveDone = resolve));
+    const settle = (outcome: Outcome): void => {
+      running -= 1;
+      finished += 1;
+      if (outcome.ok) answered += 1;
+      if (options.failFast && !outcome.ok && !cancel.signal.aborted) {
+        cancel.abort(new AbortedError(`fan-out cancelled: fragment ${outcome.index} failed`));
+      }
+      onOutcome(outcome);
+      if (finished === list.length) end();
+      else launch();
+    };
+    const launch = (): void => {
+      while (running < concurrency && next < list.length) {
+        const index = next;
+        next += 1;
+        running += 1;
+        void this.#runOne(list[index] as Fragment, index, context).then((result) =>
+          settle(result as Outcome));
+      }
+    };
+    const end = (): void => {
+      publish(channels.fanOutEnd, (): FanOutEndMessage => ({
+        fanOut,
+        answered,
+        failed: list.length - answered,
+        durationMs: performance.now() - startedAt,
+      }));
+      context.dispose();
+      this.#calls -= 1;
+      this.#wakeDrain();
+      resolveDone();
+    };
+
+    if (list.length === 0) end();
+    else launch();
+    return { done, cancel: (reason) => cancel.abort(reason) };
+  }
+
+  /**
+   * Sends one fragment and resolves as soon as a worker's response headers arrive, with the
+   * body as a stream, for results too large to hold in memory. Retries happen only before
+   * the body starts; a worker that dies in the middle of the body makes the stream fail
+   * with an error, never end early as if complete.
+   *
+   * @example
+   * ```ts
+   * const outcome = await dispatcher.dispatchStream(fragment, { timeoutMs: 60_000 });
+   * if (outcome.ok) for await (const chunk of outcome.body) sink.write(chunk);
+   * ```
+   */
+  async dispatchStream(fragment: Fragment, options: DispatchOptions = {}): Promise<StreamOutcome> {
+    const context = this.#context(options, true);
+    this.#calls += 1;
+    try {
+      const outcome = (await this.#runOne(fragment, 0, context)) as StreamOutcome;
+      if (outcome.ok) outcome.body.once('close', context.dispose);
+      else context.dispose();
+      return outcome;
+    } finally {
+      this.#calls -= 1;
+      this.#wakeDrain();
     }
   }
 
@@ -332,8 +504,17 @@ export class FragmentDispatcher implements AsyncDisposable {
       this.#unsubscribe();
       for (const wake of [...this.#workerWaiters]) wake();
     }
-    while (this.#running > 0) await new Promise<void>((resolve) => this.#drained.add(resolve));
+    // Calls that came in before close() still run to the end; then the pools close.
+    while (this.#running > 0 || this.#calls > 0) {
+      await new Promise<void>((resolve) => this.#drained.add(resolve));
+    }
     await this.#pools.close();
+  }
+
+  #wakeDrain(): void {
+    if (this.#running > 0 || this.#calls > 0) return;
+    for (const resolve of [...this.#drained]) resolve();
+    this.#drained.clear();
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
@@ -348,19 +529,64 @@ export class FragmentDispatcher implements AsyncDisposable {
     for (const wake of [...this.#workerWaiters]) wake();
   }
 
+  #context(options: DispatchOptions, streaming: boolean): CallContext {
+    // One plain controller per call, fed by the caller's signal and the query deadline: a
+    // composite AbortSignal.any costs a walk of its sources on every listener added, and
+    // every request adds one.
+    const cancel = new AbortController();
+    const queryTimeout =
+      options.timeoutMs === undefined
+        ? undefined
+        : AbortSignal.timeout(positiveNumber('timeoutMs', options.timeoutMs));
+    const unfollow: Array<() => void> = [];
+    for (const source of [options.signal, queryTimeout]) {
+      if (!source) continue;
+      if (source.aborted) cancel.abort(source.reason);
+      const follow = (): void => cancel.abort(source.reason);
+      source.addEventListener('abort', follow, { once: true });
+      unfollow.push(() => source.removeEventListener('abort', follow));
+    }
+
+    return {
+      signal: cancel.signal,
+      caller: options.signal,
+      queryTimeout,
+      queryTimeoutMs: options.timeoutMs,
+      queryDeadlineAt:
+        options.timeoutMs === undefined ? Infinity : performance.now() + options.timeoutMs,
+      cancel,
+      streaming,
+      admitted: !this.#closed,
+      dispose: () => {
+        for (const remove of unfollow) remove();
+      },
+      fanOut: streaming ? undefined : {},
+    };
+  }
+
   async #runOne(
     fragment: Fragment,
     index: number,
-    context: {
-      signal: AbortSignal;
-      caller: AbortSignal | undefined;
-      queryTimeout: AbortSignal | undefined;
-      queryTimeoutMs: number | undefined;
-      queryDeadlineAt: number;
-      cancelled: AbortSignal;
-    },
-  ): Promise<Outcome> {
-    if (this.#closed) {
+    context: CallContext,
+  ): Promise<Outcome | StreamOutcome> {
+    const startedAt = performance.now();
+    const outcome = await this.#settle(fragment, index, context);
+    publish(channels.fragmentEnd, (): FragmentEndMessage => ({
+      fanOut: context.fanOut,
+      outcome: outcome.ok && !(outcome.body instanceof Uint8Array)
+        ? { ...outcome, body: new Uint8Array(0) }
+        : (outcome as Outcome),
+      durationMs: performance.now() - startedAt,
+    }));
+    return outcome;
+  }
+
+  async #settle(
+    fragment: Fragment,
+    index: number,
+    context: CallContext,
+  ): Promise<Outcome | StreamOutcome> {
+    if (!context.admitted) {
       return { ok: false, index, fragment, error: new DispatcherClosedError(), attempts: [] };
     }
     if (typeof fragment.path !== 'string' || !fragment.path.startsWith('/')) {
@@ -372,28 +598,45 @@ export class FragmentDispatcher implements AsyncDisposable {
     }
 
     this.#running += 1;
-    const fragmentTimeout = AbortSignal.timeout(this.#options.fragmentTimeoutMs);
+    // No timer per fragment: undici enforces the deadline on each request through its
+    // timeouts, and a timer is only made when the fragment has to wait for a slot or a worker.
+    const fragmentDeadlineAt = performance.now() + this.#options.fragmentTimeoutMs;
     const run: FragmentRun = {
       fragment,
       attempts: [],
       tried: new Set(),
-      signal: AbortSignal.any([context.signal, fragmentTimeout]),
-      deadlineAt: Math.min(
-        context.queryDeadlineAt,
-        performance.now() + this.#options.fragmentTimeoutMs,
-      ),
+      signal: context.signal,
+      deadlineAt: Math.min(context.queryDeadlineAt, fragmentDeadlineAt),
+      deadlineScope: context.queryDeadlineAt < fragmentDeadlineAt ? 'query' : 'fragment',
+      streaming: context.streaming,
+      index,
+      fanOut: context.fanOut,
+      lastAttempt: undefined,
       started: 0,
       stop: undefined,
       releaseRetry: undefined,
     };
 
     let releaseSlot: (() => void) | undefined;
+    let finish = (): void => {
+      releaseSlot?.();
+      this.#running -= 1;
+      this.#wakeDrain();
+    };
     try {
-      releaseSlot = await this.#inFlight.acquire(run.signal);
-      const answer = await this.#retrying(run);
-      return { ok: true, index, fragment, ...answer, attempts: run.attempts };
+      releaseSlot =
+        this.#inFlight.tryAcquire() ??
+        (await this.#inFlight.acquire(run.signal, remainingMs(run)));
+      const { stream, body, ...answer } = await this.#retrying(run);
+      if (!stream) return { ok: true, index, fragment, ...answer, body, attempts: run.attempts };
+
+      // A streamed body keeps its slot until the caller has read it (or dropped it).
+      const finishLater = finish;
+      finish = () => undefined;
+      stream.once('close', finishLater);
+      return { ok: true, index, fragment, ...answer, body: stream, attempts: run.attempts };
     } catch (error) {
-      const stop = this.#stopReason(run, error, context, fragmentTimeout);
+      const stop = this.#stopReason(run, error, context);
       const failure =
         error instanceof QueueFullError
           ? error
@@ -402,11 +645,8 @@ export class FragmentDispatcher implements AsyncDisposable {
           });
       return { ok: false, index, fragment, error: failure, attempts: run.attempts };
     } finally {
-      releaseSlot?.();
       run.releaseRetry?.();
-      this.#running -= 1;
-      if (this.#running === 0) for (const resolve of [...this.#drained]) resolve();
-      this.#drained.clear();
+      finish();
     }
   }
 
@@ -414,24 +654,26 @@ export class FragmentDispatcher implements AsyncDisposable {
   #stopReason(
     run: FragmentRun,
     error: unknown,
-    context: { caller: AbortSignal | undefined; queryTimeout: AbortSignal | undefined;
-      queryTimeoutMs: number | undefined; cancelled: AbortSignal },
-    fragmentTimeout: AbortSignal,
+    context: CallContext,
   ): { reason: RetryStop; cause: Error | undefined; summary: (index: number) => string } {
     const last = run.attempts.at(-1);
     const lastWhy = last ? `last attempt: ${last.result}` : 'no attempt was made';
 
-    if (context.caller?.aborted || context.cancelled.aborted) {
-      const reason = context.caller?.aborted ? context.caller.reason : context.cancelled.reason;
-      const cause = reason instanceof Error ? reason : new AbortedError(String(reason));
-      return { reason: 'aborted', cause, summary: (i) => `fragment ${i} was cancelled` };
-    }
-    if (context.queryTimeout?.aborted) {
+    if (context.queryTimeout?.aborted && !context.caller?.aborted) {
       const cause = new DeadlineExceededError('query', context.queryTimeoutMs ?? 0);
       return { reason: 'deadline', cause, summary: (i) => `fragment ${i}: ${cause.message}` };
     }
-    if (fragmentTimeout.aborted) {
-      const cause = new DeadlineExceededError('fragment', this.#options.fragmentTimeoutMs);
+    const cancelled = context.cancel.signal;
+    if (cancelled.aborted) {
+      const reason: unknown = cancelled.reason;
+      const cause = reason instanceof Error ? reason : new AbortedError(String(reason));
+      return { reason: 'aborted', cause, summary: (i) => `fragment ${i} was cancelled` };
+    }
+    if (run.stop === 'deadline' || expired(run)) {
+      const cause =
+        run.deadlineScope === 'query'
+          ? new DeadlineExceededError('query', context.queryTimeoutMs ?? 0)
+          : new DeadlineExceededError('fragment', this.#options.fragmentTimeoutMs);
       return { reason: 'deadline', cause, summary: (i) => `fragment ${i}: ${cause.message}` };
     }
 
@@ -448,6 +690,13 @@ export class FragmentDispatcher implements AsyncDisposable {
 
   /** The retry loop: each round picks a worker (and maybe a hedge) and tries once. */
   async #retrying(run: FragmentRun): Promise<Answer> {
+    // The first attempt runs inline: most fragments succeed at once and need no retry loop.
+    try {
+      return await this.#round(run);
+    } catch (error) {
+      if (run.signal.aborted || !this.#mayRetry(run, error as Error)) throw error;
+    }
+
     return pRetry(
       async () => {
         try {
@@ -459,7 +708,7 @@ export class FragmentDispatcher implements AsyncDisposable {
       },
       {
         // The real bound is checked in shouldRetry: hedges count as attempts too.
-        retries: this.#options.maxAttempts,
+        retries: this.#options.maxAttempts - 1,
         minTimeout: 0,
         maxTimeout: 0,
         factor: 1,
@@ -480,6 +729,10 @@ export class FragmentDispatcher implements AsyncDisposable {
     const release = this.#budget.tryAcquire();
     if (!release) {
       run.stop = 'retry-budget';
+      publish(channels.retryBudgetExhausted, (): RetryBudgetExhaustedMessage => ({
+        fragmentIndex: run.index,
+        worker: run.attempts.at(-1)?.worker,
+      }));
       return false;
     }
     run.releaseRetry = release;
@@ -490,6 +743,7 @@ export class FragmentDispatcher implements AsyncDisposable {
     if (!(error instanceof AttemptError)) return 'not-retryable';
     if (error.stop) return error.stop;
     if (!error.retryable) return 'not-retryable';
+    if (expired(run)) return 'deadline';
     if (!replayable(run.fragment)) return 'one-shot-body';
     if (run.fragment.idempotent === false && error.phase !== 'connect') return 'not-idempotent';
     if (run.started >= this.#options.maxAttempts) return 'max-attempts';
@@ -531,12 +785,18 @@ export class FragmentDispatcher implements AsyncDisposable {
     clearTimeout(timer);
     if (early === 'done' || run.started >= this.#options.maxAttempts) return firstTry;
 
-    const releaseHedge = this.#budget.tryAcquire();
-    const secondary = releaseHedge ? await this.#pickWorker(run, false) : undefined;
+    if (this.#hedges >= this.#maxHedges) return firstTry;
+    const releaseBudget = this.#budget.tryAcquire();
+    const secondary = releaseBudget ? await this.#pickWorker(run, false) : undefined;
     if (!secondary) {
-      releaseHedge?.();
+      releaseBudget?.();
       return firstTry;
     }
+    this.#hedges += 1;
+    const releaseHedge = (): void => {
+      this.#hedges -= 1;
+      releaseBudget?.();
+    };
 
     const second = new AbortController();
     const secondTry = this.#attempt(
@@ -571,7 +831,6 @@ export class FragmentDispatcher implements AsyncDisposable {
   ): Promise<{ worker: Worker; release: () => void } | undefined> {
     for (;;) {
       if (run.signal.aborted) throw run.signal.reason;
-      if (this.#closed) throw new AttemptError('error', 'connect', false, 'closed', 'aborted');
 
       const picker = this.#picker;
       if (picker.workers.length === 0) {
@@ -580,7 +839,7 @@ export class FragmentDispatcher implements AsyncDisposable {
           throw new AttemptError('error', 'connect', false, 'no workers known', 'no-workers');
         }
         this.#source.requestRefresh('no workers to send fragments to');
-        await this.#workersChanged(run.signal);
+        await this.#workersChanged(run.signal, remainingMs(run));
         continue;
       }
 
@@ -589,12 +848,12 @@ export class FragmentDispatcher implements AsyncDisposable {
       const limiter = this.#limiterFor(worker.id);
       if (!wait && limiter.active >= limiter.limit) return undefined;
 
-      const release = await limiter.acquire(run.signal);
+      const ready = limiter.tryAcquire();
+      if (ready) return { worker, release: ready };
+
+      const release = await limiter.acquire(run.signal, remainingMs(run));
       // The set may have changed while this waited for a slot: never use a departed worker.
-      if (this.#picker.workers.some((w) => w.id === worker.id && w.ip === worker.ip &&
-        w.port === worker.port)) {
-        return { worker, release };
-      }
+      if (this.#picker.workers.includes(worker)) return { worker, release };
       release();
     }
   }
@@ -602,6 +861,14 @@ export class FragmentDispatcher implements AsyncDisposable {
   /** The first of the key's workers by preference: untried, healthy, ready, in that order. */
   #choose(run: FragmentRun, picker: Picker): Worker | undefined {
     const order = picker.pickN(run.fragment.key, picker.workers.length);
+
+    // The common case, checked without building anything: the first choice is fine.
+    const first = order[0];
+    if (first && run.tried.size === 0 && first.state === 'ready' &&
+      this.#health.isAvailable(first.id)) {
+      return first;
+    }
+
     const untried = order.filter((worker) => !run.tried.has(worker.id));
     const tiers: Array<(worker: Worker) => boolean> = [
       (w) => w.state === 'ready' && this.#health.isAvailable(w.id),
@@ -627,17 +894,26 @@ export class FragmentDispatcher implements AsyncDisposable {
     return limiter;
   }
 
-  #workersChanged(signal: AbortSignal): Promise<void> {
+  /** Waits for the worker set to change, the signal to fire or `timeoutMs` to pass. */
+  #workersChanged(signal: AbortSignal, timeoutMs: number): Promise<void> {
     return new Promise((resolve, reject) => {
-      const done = (): void => {
+      const stop = (): void => {
+        clearTimeout(timer);
         this.#workerWaiters.delete(done);
         signal.removeEventListener('abort', onAbort);
+      };
+      const done = (): void => {
+        stop();
         resolve();
       };
       const onAbort = (): void => {
-        this.#workerWaiters.delete(done);
+        stop();
         reject(signal.reason);
       };
+      const timer = setTimeout(() => {
+        stop();
+        reject(new AbortedError(`no worker appeared within ${timeoutMs} ms`));
+      }, timeoutMs);
       this.#workerWaiters.add(done);
       signal.addEventListener('abort', onAbort, { once: true });
     });
@@ -653,35 +929,97 @@ export class FragmentDispatcher implements AsyncDisposable {
   ): Promise<Answer> {
     run.started += 1;
     run.tried.add(worker.id);
+    const attemptNumber = run.started;
+    const token = channels.attemptStart.hasSubscribers || channels.attemptEnd.hasSubscribers
+      ? this.#announce(run, worker, hedge)
+      : undefined;
     const startedAt = performance.now();
+    const healthStartedAt = this.#health.now();
     const record = (result: AttemptResult, extra: { status?: number; error?: string } = {}) => {
       const durationMs = performance.now() - startedAt;
-      run.attempts.push({ worker, result, durationMs, ...extra, ...(hedge ? { hedge } : {}) });
+      const attempt = { worker, result, startedAt, durationMs, ...extra };
+      run.attempts.push(hedge ? { ...attempt, hedge } : attempt);
+      publish(channels.attemptEnd, (): AttemptEndMessage => ({
+        ...attempt,
+        attempt: token ?? {},
+        attemptNumber,
+      }));
       return durationMs;
     };
 
     let inBody = false;
+    const endLoad = this.#tracker.start(worker.id);
+    let release: (() => void) | undefined = () => {
+      endLoad();
+      releaseWorker();
+    };
     try {
-      const response = await this.#pools.get(worker).request(this.#request(run, signal));
-      if (this.#retryStatuses.has(response.statusCode)) {
-        throw await this.#unavailable(worker, response, record);
+      const response = await this.#pools
+        .get(worker)
+        .request(this.#request(run, signal, token?.headers));
+      const status = response.statusCode;
+      if (this.#retryStatuses.has(status)) throw await this.#unavailable(worker, response, record);
+
+      if (run.streaming) {
+        // The worker's slot is held until the caller has finished with the body.
+        response.body.once('close', release);
+        release = undefined;
+        const durationMs = record('answered', { status });
+        this.#answered(worker, durationMs);
+        endLoad(durationMs);
+        const empty = new Uint8Array(0);
+        return { worker, status, headers: response.headers, body: empty, stream: response.body };
       }
 
       inBody = true;
-      const body = await readBody(response.body, this.#options.maxBodyBytes);
-      const durationMs = record('answered', { status: response.statusCode });
-      this.#health.recordSuccess(worker.id, durationMs);
-      this.#budget.recordSuccess();
-      return { worker, status: response.statusCode, headers: response.headers, body };
+      const body = await readWhole(response, this.#options.maxBodyBytes);
+      const durationMs = record('answered', { status });
+      this.#answered(worker, durationMs);
+      endLoad(durationMs);
+      return { worker, status, headers: response.headers, body, stream: undefined };
     } catch (error) {
       if (error instanceof AttemptError) throw error;
-      throw this.#failed(worker, error, inBody, signal, record);
+      throw this.#failed(worker, error, inBody, signal, record, healthStartedAt);
     } finally {
-      releaseWorker();
+      release?.();
     }
   }
 
-  #request(run: FragmentRun, signal: AbortSignal): Dispatcher.RequestOptions {
+  #answered(worker: Worker, durationMs: number): void {
+    this.#health.recordSuccess(worker.id, durationMs);
+    this.#budget.recordSuccess();
+  }
+
+  /**
+   * Publishes an attempt's start. Subscribers may add headers (trace context), so the
+   * attempt then sends a copy of the fragment's headers that they can write to.
+   */
+  #announce(
+    run: FragmentRun,
+    worker: Worker,
+    hedge: boolean,
+  ): { headers: Record<string, string> } {
+    const retryOf = run.lastAttempt;
+    const token = { headers: { ...run.fragment.headers } };
+    run.lastAttempt = token;
+    publish(channels.attemptStart, (): AttemptStartMessage => ({
+      attempt: token,
+      fanOut: run.fanOut,
+      fragmentIndex: run.index,
+      attemptNumber: run.started,
+      worker,
+      cause: hedge ? 'hedge' : retryOf ? 'retry' : 'first',
+      retryOf: hedge ? undefined : retryOf,
+      headers: token.headers,
+    }));
+    return token;
+  }
+
+  #request(
+    run: FragmentRun,
+    signal: AbortSignal,
+    headers: Record<string, string> | undefined,
+  ): Dispatcher.RequestOptions {
     const fragment = run.fragment;
     const remaining = Math.max(1, Math.floor(run.deadlineAt - performance.now()));
     const timeout = Math.min(this.#options.attemptTimeoutMs, remaining);
@@ -693,7 +1031,7 @@ export class FragmentDispatcher implements AsyncDisposable {
     return {
       path: fragment.path,
       method: (fragment.method ?? 'POST') as Dispatcher.HttpMethod,
-      headers: fragment.headers ?? {},
+      headers: headers ?? fragment.headers ?? {},
       body: body ?? null,
       signal,
       headersTimeout: timeout,
@@ -724,12 +1062,19 @@ export class FragmentDispatcher implements AsyncDisposable {
     inBody: boolean,
     signal: AbortSignal,
     record: (result: AttemptResult, extra?: { status?: number; error?: string }) => number,
+    healthStartedAt: number,
   ): AttemptError {
     const message = error instanceof Error ? error.message : String(error);
     if (signal.aborted) {
       // Cancelled from outside: a lost hedge race, a deadline or the caller. Never retried.
       const result: AttemptResult = signal.reason instanceof HedgeLost ? 'hedge-lost' : 'aborted';
       record(result, { error: message });
+      // A worker that loses a race and has answered nothing at all meanwhile is stuck, not
+      // slow: count it, or hedging would hide its timeouts and it would never be ejected. A
+      // busy worker that answers other fragments while losing a few races is left alone.
+      if (result === 'hedge-lost' && !this.#health.answeredSince(worker.id, healthStartedAt)) {
+        this.#workerFailed(worker, 'lost a hedge race and answered nothing meanwhile');
+      }
       return new AttemptError(result, 'request', false, message, 'aborted', { cause: error });
     }
 
@@ -747,10 +1092,30 @@ export class FragmentDispatcher implements AsyncDisposable {
 
   #workerFailed(worker: Worker, why: string): void {
     const ejected = this.#health.recordFailure(worker.id, this.#picker.workers.length);
-    if (ejected) {
-      this.#logger.warn({ worker: worker.id, why }, 'worker ejected after repeated failures');
-    }
+    if (!ejected) return;
+
+    const state = this.#health.state(worker.id);
+    const ejectedForMs = state.lastEjectionMs;
+    this.#logger.warn({ worker: worker.id, why, ejectedForMs }, 'worker ejected');
+    publish(channels.ejection, (): EjectionMessage => ({
+      worker,
+      ejectedForMs,
+      ejections: state.ejections,
+    }));
   }
+}
+
+/**
+ * Milliseconds left before the fragment's deadline, for the timers of its waits. Waits clear
+ * their timers when they end: a pending 60 s timer per wait adds up at high concurrency.
+ */
+function remainingMs(run: FragmentRun): number {
+  return Math.max(1, Math.ceil(run.deadlineAt - performance.now()));
+}
+
+/** True once the fragment's deadline has passed (timers may fire a millisecond early). */
+function expired(run: FragmentRun): boolean {
+  return performance.now() >= run.deadlineAt - 2;
 }
 
 /** The reason given to the attempt that lost a hedge race. */
@@ -758,6 +1123,23 @@ class HedgeLost extends Error {
   constructor() {
     super('another copy of the fragment answered first');
   }
+}
+
+/** Turns the `picker` option (a policy name or a function) into a picker builder. */
+function policyOf(options: FragmentDispatcherOptions, tracker: LoadTracker): PickerPolicy {
+  const picker = options.picker;
+  if (typeof picker === 'function') return picker;
+  if (typeof picker !== 'string') {
+    throw new ConfigError(
+      'picker',
+      `option picker must be a policy name or a function, got ${typeof picker}`,
+    );
+  }
+
+  const pickerOptions = { ...options.pickerOptions, tracker };
+  // Built once now, so an unknown name fails here with the list of valid ones.
+  createPicker(picker, [], pickerOptions);
+  return (workers) => createPicker(picker, workers, pickerOptions);
 }
 
 function validated(
@@ -796,19 +1178,46 @@ function validated(
   };
 }
 
-/** Reads a whole body, stopping (and failing) past `maxBytes`, so memory stays bounded. */
-async function readBody(body: AsyncIterable<Uint8Array> & { destroy(error?: Error): unknown },
-  maxBytes: number): Promise<Uint8Array> {
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  for await (const chunk of body) {
-    total += chunk.byteLength;
-    if (total > maxBytes) {
+/**
+ * Reads a whole response body within `maxBytes`. With a declared length, the limit is checked
+ * up front and undici's own reader is used (it fails on a short body); without one, chunks
+ * are counted as they come.
+ */
+async function readWhole(
+  response: Dispatcher.ResponseData,
+  maxBytes: number,
+): Promise<Uint8Array> {
+  const declared = Number(response.headers['content-length'] ?? Number.NaN);
+  if (Number.isNaN(declared)) return readBody(response.body, maxBytes);
+
+  if (declared > maxBytes) {
+    response.body.destroy();
+    throw new BodyTooLargeError(maxBytes);
+  }
+  return response.body.bytes();
+}
+
+/**
+ * Reads a whole body, stopping (and failing) past `maxBytes`, so memory stays bounded. Any
+ * stream error, such as a connection lost before the last chunk, rejects: a short body never
+ * passes for a whole one.
+ */
+function readBody(body: Readable, maxBytes: number): Promise<Uint8Array> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let total = 0;
+    body.on('data', (chunk: Buffer) => {
+      total += chunk.byteLength;
+      if (total <= maxBytes) {
+        chunks.push(chunk);
+        return;
+      }
       const error = new BodyTooLargeError(maxBytes);
       body.destroy(error);
-      throw error;
-    }
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks, total);
+    });
+    body.once('error', reject);
+    body.once('end', () => {
+      resolve(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, total));
+    });
+  });
 }

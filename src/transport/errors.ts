@@ -16,6 +16,13 @@ import { workerAddress } from '../discovery/worker.js';
  * - `no-workers`: discovery knows no worker.
  * - `deadline`: the fragment or query deadline passed.
  * - `aborted`: the caller's signal fired, or a fail-fast fan-out was cancelled.
+ *
+ * @example
+ * ```ts
+ * if (!outcome.ok && outcome.error instanceof FragmentFailedError) {
+ *   if (outcome.error.stoppedBy === 'retry-budget') alert('many workers are failing');
+ * }
+ * ```
  */
 export type RetryStop =
   | 'not-retryable'
@@ -28,7 +35,15 @@ export type RetryStop =
   | 'deadline'
   | 'aborted';
 
-/** Describes the workers tried, in order, for error messages: `id (ip:port): reason`. */
+/**
+ * Describes the workers tried, in order, for error messages: `id (ip:port): reason`.
+ *
+ * @example
+ * ```ts
+ * describeAttempts(outcome.attempts);
+ * // 'w1 (10.0.0.7:7101): refused [connect ECONNREFUSED 10.0.0.7:7101]; w2 (…): answered 200'
+ * ```
+ */
 export function describeAttempts(attempts: readonly Attempt[]): string {
   if (attempts.length === 0) return 'no worker was tried';
 
@@ -36,7 +51,8 @@ export function describeAttempts(attempts: readonly Attempt[]): string {
     .map((attempt) => {
       const why =
         attempt.status === undefined ? attempt.result : `${attempt.result} ${attempt.status}`;
-      return `${attempt.worker.id} (${workerAddress(attempt.worker)}): ${why}`;
+      const detail = attempt.error === undefined ? '' : ` [${attempt.error.slice(0, 120)}]`;
+      return `${attempt.worker.id} (${workerAddress(attempt.worker)}): ${why}${detail}`;
     })
     .join('; ');
 }

@@ -1,9 +1,16 @@
+import type { Readable } from 'node:stream';
 import type { Worker } from '../discovery/worker.js';
 
 /**
  * The body of a fragment. Text and bytes are replayable, and so is a function returning a
  * fresh stream for each attempt; a bare `AsyncIterable` is a one-shot stream and is never
  * retried.
+ *
+ * @example
+ * ```ts
+ * const replayable: FragmentBody = () => createReadStream('query.json');
+ * const oneShot: FragmentBody = createReadStream('query.json'); // never retried
+ * ```
  */
 export type FragmentBody =
   | string
@@ -53,6 +60,11 @@ export interface Fragment {
  * - `too-large`: the body exceeded `maxBodyBytes`.
  * - `hedge-lost`: a hedged copy answered first and this attempt was cancelled.
  * - `aborted`: the caller, a deadline or a fail-fast fan-out cancelled the attempt.
+ *
+ * @example
+ * ```ts
+ * const refusals = outcome.attempts.filter((attempt) => attempt.result === 'refused');
+ * ```
  */
 export type AttemptResult =
   | 'answered'
@@ -68,7 +80,16 @@ export type AttemptResult =
   | 'aborted'
   | 'error';
 
-/** One try of a fragment on one worker. */
+/**
+ * One try of a fragment on one worker.
+ *
+ * @example
+ * ```ts
+ * for (const attempt of outcome.attempts) {
+ *   console.log(attempt.worker.id, attempt.result, attempt.status, attempt.durationMs);
+ * }
+ * ```
+ */
 export interface Attempt {
   /** The worker this attempt went to. */
   readonly worker: Worker;
@@ -78,13 +99,22 @@ export interface Attempt {
   readonly status?: number | undefined;
   /** A short description of the failure, when there was one. */
   readonly error?: string | undefined;
+  /** When the attempt was sent, on the `performance.now()` clock. */
+  readonly startedAt: number;
   /** Milliseconds from sending to the end of the attempt. */
   readonly durationMs: number;
   /** True for a hedged copy sent while an earlier attempt was still running. */
   readonly hedge?: boolean | undefined;
 }
 
-/** A fragment that a worker answered (any HTTP status counts as an answer). */
+/**
+ * A fragment that a worker answered (any HTTP status counts as an answer).
+ *
+ * @example
+ * ```ts
+ * if (outcome.ok) console.log(outcome.worker.id, outcome.status, outcome.body.byteLength);
+ * ```
+ */
 export interface AnsweredOutcome {
   readonly ok: true;
   /** The position of the fragment in the fan-out's input. */
@@ -99,7 +129,14 @@ export interface AnsweredOutcome {
   readonly attempts: readonly Attempt[];
 }
 
-/** A fragment that no worker answered; `error` says why and which workers were tried. */
+/**
+ * A fragment that no worker answered; `error` says why and which workers were tried.
+ *
+ * @example
+ * ```ts
+ * if (!outcome.ok) console.error(`fragment ${outcome.index}: ${outcome.error.message}`);
+ * ```
+ */
 export interface FailedOutcome {
   readonly ok: false;
   readonly index: number;
@@ -108,5 +145,46 @@ export interface FailedOutcome {
   readonly attempts: readonly Attempt[];
 }
 
-/** What became of one fragment: answered or failed, never dropped. */
+/**
+ * What became of one fragment: answered or failed, never dropped.
+ *
+ * @example
+ * ```ts
+ * const outcomes: Outcome[] = await dispatcher.fanOut(fragments);
+ * const answered = outcomes.filter((outcome) => outcome.ok).length;
+ * ```
+ */
 export type Outcome = AnsweredOutcome | FailedOutcome;
+
+/**
+ * A fragment answered with a body still arriving, from `dispatchStream`. Read `body` to the
+ * end (or destroy it): the worker's slot is held until then. If the worker dies part-way,
+ * the stream fails with an error rather than ending early.
+ *
+ * @example
+ * ```ts
+ * const outcome = await dispatcher.dispatchStream(fragment);
+ * if (outcome.ok) await pipeline(outcome.body, createWriteStream('result.bin'));
+ * ```
+ */
+export interface StreamedOutcome {
+  readonly ok: true;
+  readonly index: number;
+  readonly fragment: Fragment;
+  readonly worker: Worker;
+  readonly status: number;
+  readonly headers: Readonly<Record<string, string | string[] | undefined>>;
+  readonly body: Readable;
+  readonly attempts: readonly Attempt[];
+}
+
+/**
+ * What `dispatchStream` resolves with.
+ *
+ * @example
+ * ```ts
+ * const outcome: StreamOutcome = await dispatcher.dispatchStream(fragment);
+ * if (!outcome.ok) throw outcome.error;
+ * ```
+ */
+export type StreamOutcome = StreamedOutcome | FailedOutcome;

@@ -1,7 +1,17 @@
 import { LRUCache } from 'lru-cache';
 import { ConfigError } from '../errors.js';
 
-/** Options for {@link WorkerHealth}; the defaults follow Envoy's outlier detection. */
+/**
+ * Options for {@link WorkerHealth}; the defaults follow Envoy's outlier detection.
+ *
+ * @example
+ * ```ts
+ * new FragmentDispatcher(cache, {
+ *   picker: 'round-robin',
+ *   health: { consecutiveFailures: 3, baseEjectionMs: 10_000, maxEjectedShare: 0.25 },
+ * });
+ * ```
+ */
 export interface WorkerHealthOptions {
   /** Failures in a row (no connection, reset, timeout, 502, 504) that eject. Default 5. */
   readonly consecutiveFailures?: number | undefined;
@@ -17,25 +27,38 @@ export interface WorkerHealthOptions {
   readonly now?: (() => number) | undefined;
 }
 
-/** What is known about one worker's health, by id. */
+/**
+ * What is known about one worker's health, by id.
+ *
+ * @example
+ * ```ts
+ * const { ejections, latencyMs } = dispatcher.health.state('pod-uid-1');
+ * ```
+ */
 export interface WorkerHealthState {
   readonly consecutiveFailures: number;
   /** How many times the worker has been ejected (the next ejection lasts longer). */
   readonly ejections: number;
   /** Until when (clock ms) the worker is ejected; 0 when it is not. */
   readonly ejectedUntil: number;
+  /** How long the latest ejection was set to last, in ms; 0 before any. */
+  readonly lastEjectionMs: number;
   /** Until when (clock ms) the worker asked not to be sent work (`Retry-After`). */
   readonly holdUntil: number;
   /** Exponentially weighted average latency of answers, in ms; undefined before the first. */
   readonly latencyMs: number | undefined;
+  /** When (clock ms) the worker last answered; `-Infinity` before its first answer. */
+  readonly lastSuccessAt: number;
 }
 
 interface MutableState {
   consecutiveFailures: number;
   ejections: number;
   ejectedUntil: number;
+  lastEjectionMs: number;
   holdUntil: number;
   latencyMs: number | undefined;
+  lastSuccessAt: number;
 }
 
 const latencyWeight = 0.2;
@@ -91,6 +114,16 @@ export class WorkerHealth {
     });
   }
 
+  /** The health clock now, in milliseconds. */
+  now(): number {
+    return this.#now();
+  }
+
+  /** True when the worker has answered anything since `since` (a reading of {@link now}). */
+  answeredSince(id: string, since: number): boolean {
+    return (this.#states.get(id)?.lastSuccessAt ?? -Infinity) >= since;
+  }
+
   /** A copy of a worker's state (a fresh one when the worker is unknown). */
   state(id: string): WorkerHealthState {
     return { ...this.#get(id) };
@@ -100,6 +133,7 @@ export class WorkerHealth {
   recordSuccess(id: string, latencyMs: number): void {
     const state = this.#get(id);
     state.consecutiveFailures = 0;
+    state.lastSuccessAt = this.#now();
     state.latencyMs =
       state.latencyMs === undefined
         ? latencyMs
@@ -117,7 +151,8 @@ export class WorkerHealth {
     if (this.ejectedCount() >= this.maxEjected(workerCount)) return false;
 
     state.ejections += 1;
-    state.ejectedUntil = this.#now() + Math.min(this.#baseMs * state.ejections, this.#maxMs);
+    state.lastEjectionMs = Math.min(this.#baseMs * state.ejections, this.#maxMs);
+    state.ejectedUntil = this.#now() + state.lastEjectionMs;
     state.consecutiveFailures = 0;
     this.#ejected.add(id);
     return true;
@@ -179,8 +214,10 @@ export class WorkerHealth {
         consecutiveFailures: 0,
         ejections: 0,
         ejectedUntil: 0,
+        lastEjectionMs: 0,
         holdUntil: 0,
         latencyMs: undefined,
+        lastSuccessAt: -Infinity,
       };
       this.#states.set(id, state);
     }

@@ -33,8 +33,17 @@ export class Limiter {
     return this.#waiting.length;
   }
 
-  /** Waits for a slot; returns the function that gives it back (safe to call twice). */
-  async acquire(signal?: AbortSignal): Promise<() => void> {
+  /** Takes a slot if one is free now, without waiting; `undefined` otherwise. */
+  tryAcquire(): (() => void) | undefined {
+    if (this.#active >= this.limit || this.#waiting.length > 0) return undefined;
+    return this.#grant();
+  }
+
+  /**
+   * Waits for a slot; returns the function that gives it back (safe to call twice). Gives up
+   * when `signal` fires or after `timeoutMs`, whose timer is cleared as soon as the wait ends.
+   */
+  async acquire(signal?: AbortSignal, timeoutMs = Infinity): Promise<() => void> {
     if (signal?.aborted) throw new AbortedError('aborted while waiting for a slot');
     if (this.#active < this.limit && this.#waiting.length === 0) return this.#grant();
     if (this.#waiting.length >= this.maxQueued) throw new QueueFullError(this.maxQueued);
@@ -43,14 +52,21 @@ export class Limiter {
     // slip in between and push the count over the limit.
     await new Promise<void>((resolve, reject) => {
       const wake = (): void => {
+        clearTimeout(timer);
         signal?.removeEventListener('abort', onAbort);
         resolve();
       };
-      const onAbort = (): void => {
+      const giveUp = (message: string): void => {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
         const index = this.#waiting.indexOf(wake);
         if (index >= 0) this.#waiting.splice(index, 1);
-        reject(new AbortedError('aborted while waiting for a slot', { cause: signal?.reason }));
+        reject(new AbortedError(message, { cause: signal?.reason }));
       };
+      const onAbort = (): void => giveUp('aborted while waiting for a slot');
+      const timer = Number.isFinite(timeoutMs)
+        ? setTimeout(() => giveUp(`no slot within ${timeoutMs} ms`), timeoutMs)
+        : undefined;
       this.#waiting.push(wake);
       signal?.addEventListener('abort', onAbort, { once: true });
     });

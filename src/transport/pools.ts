@@ -5,6 +5,8 @@ import type { WorkerChange } from '../discovery/diff.js';
 interface PoolEntry {
   readonly origin: string;
   readonly pool: Pool;
+  /** The worker object last seen for this pool, to skip rebuilding its origin. */
+  readonly worker: Worker;
 }
 
 /**
@@ -24,6 +26,7 @@ export class WorkerPools {
   readonly #options: Pool.Options;
   readonly #pools = new Map<string, PoolEntry>();
   readonly #retiring = new Set<Promise<void>>();
+  readonly #retiringPools = new Set<Pool>();
 
   constructor(options: Pool.Options) {
     this.#options = options;
@@ -41,14 +44,20 @@ export class WorkerPools {
 
   /** The worker's pool for its current address, created on first use. */
   get(worker: Worker): Pool {
-    const origin = workerOrigin(worker);
     const entry = this.#pools.get(worker.id);
-    if (entry?.origin === origin) return entry.pool;
+    // Worker objects are immutable snapshots: the same object means the same address.
+    if (entry?.worker === worker) return entry.pool;
+
+    const origin = workerOrigin(worker);
+    if (entry?.origin === origin) {
+      this.#pools.set(worker.id, { ...entry, worker });
+      return entry.pool;
+    }
 
     // Same id, new address: the old pool must never see another request.
     if (entry) this.retire(worker.id);
     const pool = new Pool(origin, this.#options);
-    this.#pools.set(worker.id, { origin, pool });
+    this.#pools.set(worker.id, { origin, pool, worker });
     return pool;
   }
 
@@ -58,10 +67,14 @@ export class WorkerPools {
     if (!entry) return;
 
     this.#pools.delete(id);
+    this.#retiringPools.add(entry.pool);
     const closing = entry.pool
       .close()
       .catch(() => undefined)
-      .finally(() => this.#retiring.delete(closing));
+      .finally(() => {
+        this.#retiring.delete(closing);
+        this.#retiringPools.delete(entry.pool);
+      });
     this.#retiring.add(closing);
   }
 
@@ -81,8 +94,8 @@ export class WorkerPools {
 
   /** Destroys every pool now, failing requests still running. */
   async destroy(): Promise<void> {
-    const pools = [...this.#pools.values()].map((entry) => entry.pool.destroy());
+    const pools = [...this.#pools.values()].map((entry) => entry.pool);
     this.#pools.clear();
-    await Promise.all(pools);
+    await Promise.all([...pools, ...this.#retiringPools].map((pool) => pool.destroy()));
   }
 }

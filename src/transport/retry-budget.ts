@@ -1,6 +1,16 @@
 import { ConfigError } from '../errors.js';
 
-/** Options for {@link RetryBudget}. */
+/**
+ * Options for {@link RetryBudget}.
+ *
+ * @example
+ * ```ts
+ * new FragmentDispatcher(cache, {
+ *   picker: 'rendezvous',
+ *   retryBudget: { maxTokens: 100, successRefund: 0.1, minConcurrentRetries: 3 },
+ * });
+ * ```
+ */
 export interface RetryBudgetOptions {
   /**
    * The bucket's size. Each failed attempt takes one token, each success gives back
@@ -11,15 +21,19 @@ export interface RetryBudgetOptions {
   readonly maxTokens?: number | undefined;
   /** Tokens a success gives back. Default 0.1 (ten successes pay for one failure). */
   readonly successRefund?: number | undefined;
-  /** Retries that may always run at once, even with an empty bucket. Default 3. */
+  /**
+   * Retries that may run at once while the bucket is at half or below but not empty, so a
+   * few fragments still get through a bad patch. Default 3.
+   */
   readonly minConcurrentRetries?: number | undefined;
 }
 
 /**
  * A dispatcher-wide limit on retries, after gRPC retry throttling (a token bucket that
- * failures drain and successes refill) with a floor of concurrent retries that are always
- * allowed, after Envoy's retry budgets. When every worker is down, the bucket empties after
- * a burst and the retry rate falls to the floor: a total outage cannot become a retry storm.
+ * failures drain and successes refill) with a floor of concurrent retries, after Envoy's
+ * retry budgets. When every worker is down, retries flow until half the bucket is spent,
+ * then trickle through the floor until it is empty, then stop until successes refill it: a
+ * total outage costs at most about `maxTokens` extra attempts, however many fragments.
  *
  * @example
  * ```ts
@@ -81,8 +95,14 @@ export class RetryBudget {
    * `undefined` when the budget is spent.
    */
   tryAcquire(): (() => void) | undefined {
+    // Above half: retries flow. At half or below: only the floor of concurrent retries,
+    // and only while a token is left, because failures that come back at once (refused
+    // connections) would otherwise let the floor retry everything. Empty: none at all, so
+    // the extra traffic of a whole outage is bounded by the bucket, not by the fragments.
     const bucketAllows = this.#tokens > this.maxTokens / 2;
-    if (!bucketAllows && this.#active >= this.minConcurrentRetries) return undefined;
+    if (!bucketAllows && (this.#tokens < 1 || this.#active >= this.minConcurrentRetries)) {
+      return undefined;
+    }
 
     this.#active += 1;
     let released = false;

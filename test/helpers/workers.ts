@@ -91,3 +91,13 @@ export function accountFor<T extends { index: number }>(outcomes: readonly T[], 
     expected: count,
   };
 }
+
+/** A key that the rotating picker sends first to worker `id` among `workers`. */
+export function keyFor(workers: readonly Worker[], id: string, prefix = 'key'): string {
+  const picker = rotatingPicker(workers);
+  for (let i = 0; i < 10_000; i += 1) {
+    const key = `${prefix}-${i}`;
+    if (picker.pick(key)?.id === id) return key;
+  }
+  throw new Error(`no key maps to ${id}`);
+}
