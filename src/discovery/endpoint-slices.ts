@@ -1,4 +1,5 @@
 import { isIP } from 'node:net';
+import { hostPort } from './urls.js';
 import { compareWorkers, type Worker, type WorkerState } from './worker.js';
 
 /**
@@ -206,7 +207,7 @@ function endpointWorker(
 ): Worker {
   const uid = endpoint.targetRef?.uid;
   const worker: Worker = {
-    id: uid !== undefined && uid !== '' ? uid : `${ip.includes(':') ? `[${ip}]` : ip}:${port}`,
+    id: uid !== undefined && uid !== '' ? uid : hostPort(ip, port),
     ip,
     port,
     state,

@@ -10,6 +10,7 @@ import {
   parseLabelSelector,
   type LabelSelector,
 } from '../discovery/label-selector.js';
+import { originOf } from '../discovery/urls.js';
 import { createTestPki, type TestPki } from './test-ca.js';
 
 /** A JSON EndpointSlice as the API serves it (`discovery.k8s.io/v1`). */
@@ -191,7 +192,7 @@ export class FakeKubeApiServer {
     const server = createServer({ cert: pki.server.cert, key: pki.server.key });
     await new Promise<void>((resolve) => server.listen(options.port ?? 0, '127.0.0.1', resolve));
     const { port } = server.address() as AddressInfo;
-    const url = `https://127.0.0.1:${port}`;
+    const url = originOf('https:', '127.0.0.1', port);
     const fake = new FakeKubeApiServer(server, url, pki.ca, options);
     server.on('request', (request, response) => fake.#handle(request, response));
     server.on('secureConnection', (socket: Socket) => {

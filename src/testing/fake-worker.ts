@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { ConfigError } from '../errors.js';
+import { originOf } from '../discovery/urls.js';
 import type { Worker } from '../discovery/worker.js';
 
 /**
@@ -176,10 +177,7 @@ export class FakeWorker {
 
   /** The `http://host:port` origin. */
   get origin(): string {
-    const url = new URL('http://placeholder');
-    url.hostname = this.host === '::1' ? '[::1]' : this.host;
-    url.port = String(this.#port);
-    return url.origin;
+    return originOf('http:', this.host, this.#port);
   }
 
   /** A {@link Worker} pointing at this fake; `id` defaults to the fake's name. */
