@@ -388,16 +388,30 @@ export class FakeKubeApiServer {
 
   /**
    * Writes a kubeconfig file whose current context reaches this server with its token (or
-   * another token, to test 401). Returns the path.
+   * another token, to test 401), or with an `exec` credential plugin that prints tokens
+   * (`client.authentication.k8s.io/v1` ExecCredential). Returns the path.
    */
   async writeKubeConfig(
     path: string,
-    options: { token?: string; insecureSkipTlsVerify?: boolean } = {},
+    options: {
+      token?: string;
+      insecureSkipTlsVerify?: boolean;
+      exec?: { command: string; args?: readonly string[] };
+    } = {},
   ): Promise<string> {
     const token = options.token ?? this.#token;
     const trust = options.insecureSkipTlsVerify
       ? '    insecure-skip-tls-verify: true'
       : `    certificate-authority-data: ${Buffer.from(this.ca).toString('base64')}`;
+    const user = options.exec === undefined
+      ? [`    token: ${JSON.stringify(token)}`]
+      : [
+        '    exec:',
+        '      apiVersion: client.authentication.k8s.io/v1',
+        `      command: ${JSON.stringify(options.exec.command)}`,
+        `      args: ${JSON.stringify(options.exec.args ?? [])}`,
+        '      interactiveMode: Never',
+      ];
     const text = [
       'apiVersion: v1',
       'kind: Config',
@@ -410,7 +424,7 @@ export class FakeKubeApiServer {
       'users:',
       '- name: fake-user',
       '  user:',
-      `    token: ${JSON.stringify(token)}`,
+      ...user,
       'contexts:',
       '- name: fake',
       '  context:',
