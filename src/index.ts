@@ -187,3 +187,6 @@ export type {
   ConfiguredDiscovery,
   CreateDiscoveryOptions,
 } from './discovery/from-env.js';
+export { urlHost, hostPort, originOf, type OriginOptions } from './discovery/urls.js';
+export { compatibilityVariable } from './discovery/kubernetes.js';
+export type { DiscoveryCompatibility } from './discovery/endpoint-slices.js';

@@ -1,6 +1,6 @@
-import { isIP } from 'node:net';
+import { BlockList, isIP } from 'node:net';
 import { hostPort } from './urls.js';
-import { compareWorkers, type Worker, type WorkerState } from './worker.js';
+import { compareWorkers, workerAddress, type Worker, type WorkerState } from './worker.js';
 
 /**
  * The parts of a `discovery.k8s.io/v1` EndpointSlice that discovery reads. The client's
@@ -34,6 +34,12 @@ export interface EndpointLike {
   readonly zone?: string | undefined | null;
 }
 
+/**
+ * A worker-set semantics other than this SDK's own, reproduced exactly so that coordinators of
+ * both kinds see the same workers. `lakerunner-go`: lakerunner's Go coordinators (issue 9).
+ */
+export type DiscoveryCompatibility = 'lakerunner-go';
+
 /** How to turn slices into workers. */
 export interface SliceOptions {
   /** The port every worker answers on (`QUERY_WORKER_PORT`). */
@@ -58,6 +64,14 @@ export interface SliceOptions {
    * port of that name are skipped and counted in {@link SliceReport.missingPort}.
    */
   readonly portName?: string | undefined;
+  /**
+   * Reproduce another implementation's worker set instead of the API's semantics. With
+   * `lakerunner-go`: an absent `ready` is not ready, `serving: false` is not ready, every IPv4
+   * address of an endpoint is a worker (one per `ip:port`), whatever the slice's address type,
+   * at the slice's first port (else `port`); `keepDraining`, `addressTypes`,
+   * `preferredAddressType` and `portName` are ignored. Default: none.
+   */
+  readonly compatibility?: DiscoveryCompatibility | undefined;
 }
 
 /** What discovery saw, so an empty result can be explained rather than guessed at. */
@@ -109,6 +123,7 @@ export function endpointState(
   conditions: EndpointLike['conditions'],
   keepDraining: boolean,
 ): WorkerState | 'not-ready' | 'terminating' {
+  // The API's own rule (absent ready is ready); the Go parity rule is goEndpointState.
   const ready = conditions?.ready ?? true;
   const serving = conditions?.serving ?? ready;
   const terminating = conditions?.terminating ?? false;
@@ -154,6 +169,8 @@ export function workersFromSlices(
   slices: readonly EndpointSliceLike[],
   options: SliceOptions,
 ): SliceWorkers {
+  if (options.compatibility === 'lakerunner-go') return goParityWorkers(slices, options.port);
+
   const admitted = options.addressTypes ?? ['IPv4'];
   const keepDraining = options.keepDraining ?? false;
   const report = emptySliceReport();
@@ -216,4 +233,68 @@ function endpointWorker(
     zone: endpoint.zone ?? undefined,
   };
   return worker;
+}
+
+/**
+ * The Go coordinators' rule: ready only when `ready` is present and true, `serving` is not
+ * false and `terminating` is not true.
+ */
+function goEndpointState(conditions: EndpointLike['conditions']): 'ready' | 'not-ready' |
+  'terminating' {
+  if (conditions?.terminating === true) return 'terminating';
+  if (conditions?.ready !== true || conditions.serving === false) return 'not-ready';
+  return 'ready';
+}
+
+const ipv4Mapped = new BlockList();
+ipv4Mapped.addSubnet('::ffff:0:0', 96, 'ipv6');
+
+/** Go's `net.ParseIP(a).To4() != nil`: an IPv4 address, or IPv6 that maps one. */
+function goIsIPv4(address: string): boolean {
+  const family = isIP(address);
+  return family === 4 || (family === 6 && ipv4Mapped.check(address, 'ipv6'));
+}
+
+/**
+ * The worker set of lakerunner's Go coordinators, address for address: every IPv4 address of
+ * every ready endpoint, one worker per `ip:port` (the first seen wins), at the slice's first
+ * port. Ids stay unique: the pod UID goes to the pod's first address in address order, any
+ * other address of the same pod is known by `ip:port`.
+ */
+function goParityWorkers(slices: readonly EndpointSliceLike[], fallbackPort: number):
+  SliceWorkers {
+  const report = emptySliceReport();
+  const byAddress = new Map<string, Worker>();
+
+  for (const slice of slices) {
+    report.slices += 1;
+    const port = slice.ports?.[0]?.port ?? fallbackPort;
+
+    for (const endpoint of slice.endpoints ?? []) {
+      report.endpoints += 1;
+      const state = goEndpointState(endpoint.conditions);
+      if (state === 'not-ready') report.notReady += 1;
+      if (state === 'terminating') report.terminating += 1;
+      if (state !== 'ready') continue;
+
+      const usable = endpoint.addresses.filter(goIsIPv4);
+      if (usable.length === 0) report.badAddresses += 1;
+      for (const ip of usable) {
+        const address = hostPort(ip, port);
+        if (byAddress.has(address)) report.duplicates += 1;
+        else byAddress.set(address, endpointWorker(endpoint, ip, port, 'ready'));
+      }
+    }
+  }
+
+  const workers = [...byAddress.values()].sort(compareWorkers);
+  const claimed = new Set<string>();
+  return {
+    workers: workers.map((worker) => {
+      const unique = !claimed.has(worker.id);
+      claimed.add(worker.id);
+      return unique ? worker : { ...worker, id: workerAddress(worker) };
+    }),
+    report,
+  };
 }
