@@ -8,7 +8,10 @@ import { compareWorkers, workerAddress, type Worker, type WorkerState } from './
  */
 export interface EndpointSliceLike {
   readonly addressType: string;
-  readonly metadata?: { readonly name?: string | undefined } | undefined;
+  readonly metadata?: {
+    readonly name?: string | undefined;
+    readonly labels?: Readonly<Record<string, string>> | undefined;
+  } | undefined;
   readonly endpoints?: readonly EndpointLike[] | undefined | null;
   readonly ports?:
     | readonly { readonly name?: string | undefined | null; readonly port?: number | null }[]
@@ -68,10 +71,15 @@ export interface SliceOptions {
    * Reproduce another implementation's worker set instead of the API's semantics. With
    * `lakerunner-go`: an absent `ready` is not ready, `serving: false` is not ready, every IPv4
    * address of an endpoint is a worker (one per `ip:port`), whatever the slice's address type,
-   * at the slice's first port (else `port`); `keepDraining`, `addressTypes`,
+   * at the slice's first port (else `servicePorts`, else `port`); `keepDraining`, `addressTypes`,
    * `preferredAddressType` and `portName` are ignored. Default: none.
    */
   readonly compatibility?: DiscoveryCompatibility | undefined;
+  /**
+   * `lakerunner-go` only: each Service's first port, by Service name, for its slices that
+   * list no port (the Go coordinators fall back to it before `port`).
+   */
+  readonly servicePorts?: ReadonlyMap<string, number> | undefined;
 }
 
 /** What discovery saw, so an empty result can be explained rather than guessed at. */
@@ -169,7 +177,7 @@ export function workersFromSlices(
   slices: readonly EndpointSliceLike[],
   options: SliceOptions,
 ): SliceWorkers {
-  if (options.compatibility === 'lakerunner-go') return goParityWorkers(slices, options.port);
+  if (options.compatibility === 'lakerunner-go') return goParityWorkers(slices, options);
 
   const admitted = options.addressTypes ?? ['IPv4'];
   const keepDraining = options.keepDraining ?? false;
@@ -258,17 +266,20 @@ function goIsIPv4(address: string): boolean {
 /**
  * The worker set of lakerunner's Go coordinators, address for address: every IPv4 address of
  * every ready endpoint, one worker per `ip:port` (the first seen wins), at the slice's first
- * port. Ids stay unique: the pod UID goes to the pod's first address in address order, any
- * other address of the same pod is known by `ip:port`.
+ * port, else its Service's first port, else the configured one. Ids stay unique: the pod UID
+ * goes to the pod's first address in address order, any other address of the same pod is
+ * known by `ip:port`.
  */
-function goParityWorkers(slices: readonly EndpointSliceLike[], fallbackPort: number):
+function goParityWorkers(slices: readonly EndpointSliceLike[], options: SliceOptions):
   SliceWorkers {
   const report = emptySliceReport();
   const byAddress = new Map<string, Worker>();
 
   for (const slice of slices) {
     report.slices += 1;
-    const port = slice.ports?.[0]?.port ?? fallbackPort;
+    const service = slice.metadata?.labels?.['kubernetes.io/service-name'];
+    const servicePort = service === undefined ? undefined : options.servicePorts?.get(service);
+    const port = slice.ports?.[0]?.port ?? servicePort ?? options.port;
 
     for (const endpoint of slice.endpoints ?? []) {
       report.endpoints += 1;

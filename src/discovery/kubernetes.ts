@@ -169,6 +169,8 @@ export class KubernetesWorkerDiscovery implements WorkerDiscovery {
   #coreApi: CoreV1Api;
   /** The slice selector the last list used; watches use the same one. */
   #sliceSelector: string | undefined;
+  /** Services mode: each matching Service's first port, from the last list. */
+  #servicePorts: ReadonlyMap<string, number> = new Map();
 
   constructor(options: KubernetesDiscoveryOptions = {}) {
     this.#options = options;
@@ -227,6 +229,7 @@ export class KubernetesWorkerDiscovery implements WorkerDiscovery {
       }
 
       const services = await this.matchingServices(signal);
+      this.#servicePorts = services.ports;
       if (services.names.length === 0) {
         this.#sliceSelector = undefined;
         return { slices: [], resourceVersion: services.resourceVersion, services: [] };
@@ -244,7 +247,12 @@ export class KubernetesWorkerDiscovery implements WorkerDiscovery {
    */
   async matchingServices(
     signal?: AbortSignal,
-  ): Promise<{ names: string[]; resourceVersion: string | undefined }> {
+  ): Promise<{
+    names: string[];
+    resourceVersion: string | undefined;
+    /** Each Service's first port, by name, where it has one. */
+    ports: Map<string, number>;
+  }> {
     const list = await this.#call<V1ServiceList>('services', '', signal, (options) =>
       this.#coreApi.listNamespacedService(
         { namespace: this.settings.namespace, labelSelector: this.settings.labelSelector.text },
@@ -252,7 +260,12 @@ export class KubernetesWorkerDiscovery implements WorkerDiscovery {
       ),
     );
     const names = list.items.map((service) => service.metadata?.name ?? '').filter(Boolean);
-    return { names: names.sort(), resourceVersion: list.metadata?.resourceVersion };
+    const ports = new Map<string, number>();
+    for (const service of list.items) {
+      const port = service.spec?.ports?.[0]?.port;
+      if (service.metadata?.name && port) ports.set(service.metadata.name, port);
+    }
+    return { names: names.sort(), resourceVersion: list.metadata?.resourceVersion, ports };
   }
 
   /**
@@ -288,6 +301,7 @@ export class KubernetesWorkerDiscovery implements WorkerDiscovery {
       preferredAddressType: this.#options.preferredAddressType,
       portName: this.#options.portName,
       compatibility: this.compatibility,
+      servicePorts: this.#servicePorts,
     };
   }
 

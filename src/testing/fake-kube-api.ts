@@ -92,7 +92,10 @@ export interface FakeService {
     resourceVersion?: string;
     uid?: string;
   };
-  spec?: { selector?: Record<string, string> };
+  spec?: {
+    selector?: Record<string, string>;
+    ports?: Array<{ name?: string; port: number; protocol?: string }>;
+  };
 }
 
 interface SliceEvent {

@@ -178,6 +178,39 @@ describe('compatibility: lakerunner-go end to end (issue 9)', () => {
     expect(after.pick('1')?.podName).toBe(ranked[1]);
   });
 
+  it("takes the slice's first port, else its Service's first port, else the setting",
+    async () => {
+      const service = (name: string, port?: number) => api.putService({
+        metadata: { name, namespace, labels },
+        ...(port === undefined ? {} : { spec: { ports: [{ name: 'query', port }] } }),
+      });
+      const slice = (name: string, address: string, port?: number) => api.putSlice(
+        endpointSlice({ name, namespace, labels: { 'kubernetes.io/service-name': name },
+          endpoints: [{ address, ready: true }], ...(port === undefined ? {} : { port }) }),
+      );
+      service('with-slice-port', 8123);
+      slice('with-slice-port', '10.0.0.1', 9000);
+      service('with-service-port', 8123);
+      slice('with-service-port', '10.0.0.2');
+      service('with-neither');
+      slice('with-neither', '10.0.0.3');
+
+      const source = discovery({ compatibility: 'lakerunner-go' });
+      const cache = new WorkerCache(source, { coalesceMs: 0 });
+      caches.push(cache);
+      expect((await cache.ready()).map((w) => `${w.ip}:${w.port}`)).toEqual([
+        '10.0.0.1:9000', '10.0.0.2:8123', '10.0.0.3:7101',
+      ]);
+
+      // Through the watch too: a new port-less slice of the same Service.
+      await until(() => api.liveWatches === 1);
+      slice('with-service-port', '10.0.0.4');
+      await until(() => cache.workers().at(-1)?.ip === '10.0.0.4', 'the event is applied');
+      expect(cache.workers().map((w) => `${w.ip}:${w.port}`)).toEqual([
+        '10.0.0.1:9000', '10.0.0.3:7101', '10.0.0.4:8123',
+      ]);
+    });
+
   it('is chosen by LAKERUNNER_DISCOVERY_COMPAT, and refuses settings that contradict it', () => {
     expect(discovery({}, { LAKERUNNER_DISCOVERY_COMPAT: 'lakerunner-go' }).compatibility)
       .toBe('lakerunner-go');
