@@ -40,6 +40,11 @@ export interface EndpointLike {
 /**
  * A worker-set semantics other than this SDK's own, reproduced exactly so that coordinators of
  * both kinds see the same workers. `lakerunner-go`: lakerunner's Go coordinators (issue 9).
+ *
+ * @example
+ * ```ts
+ * const { workers } = workersFromSlices(slices, { port: 7101, compatibility: 'lakerunner-go' });
+ * ```
  */
 export type DiscoveryCompatibility = 'lakerunner-go';
 

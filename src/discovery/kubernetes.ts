@@ -44,7 +44,17 @@ export type SelectorTarget = 'endpointslices' | 'services';
 /** The environment variable that picks the {@link SelectorTarget}. */
 export const selectorTargetVariable = 'WORKER_SELECTOR_TARGET';
 
-/** The environment variable that picks a {@link DiscoveryCompatibility} mode. */
+/**
+ * The environment variable that picks a {@link DiscoveryCompatibility} mode; the
+ * `compatibility` option wins over it.
+ *
+ * @example
+ * ```ts
+ * const discovery = new KubernetesWorkerDiscovery({
+ *   env: { ...process.env, [compatibilityVariable]: 'lakerunner-go' },
+ * });
+ * ```
+ */
 export const compatibilityVariable = 'LAKERUNNER_DISCOVERY_COMPAT';
 
 /** The label that ties an EndpointSlice to its Service. */

@@ -27,7 +27,14 @@ export function hostPort(host: string, port: number | string): string {
   return `${urlHost(host)}:${port}`;
 }
 
-/** Options for {@link originOf}. */
+/**
+ * Options for {@link originOf}.
+ *
+ * @example
+ * ```ts
+ * const options: OriginOptions = { keepDefaultPort: true, setting: 'KUBERNETES_SERVICE_HOST' };
+ * ```
+ */
 export interface OriginOptions {
   /**
    * Write the port even when it is the scheme's default (`https://[fd00::1]:443`), as the
