@@ -192,3 +192,6 @@ export type {
 } from './discovery/from-env.js';
 export type { StreamedOutcome, StreamOutcome } from './transport/fragment.js';
 export { defaultRetryStatuses } from './transport/classify.js';
+export { urlHost, hostPort, originOf, type OriginOptions } from './discovery/urls.js';
+export { compatibilityVariable } from './discovery/kubernetes.js';
+export type { DiscoveryCompatibility } from './discovery/endpoint-slices.js';

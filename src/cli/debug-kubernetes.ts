@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import {
   KubernetesWorkerDiscovery,
+  compatibilityVariable,
   selectorTargetVariable,
   type KubernetesInspection,
   type SelectorTarget,
@@ -31,7 +32,8 @@ Flags (each defaults to its environment variable):
 ${watchHelp}${logLevelHelp}  -h, --help                      show this help
 
 Cluster access: the kubeconfig named by KUBECONFIG (or ~/.kube/config), else the pod's
-in-cluster service account.
+in-cluster service account. LAKERUNNER_DISCOVERY_COMPAT=lakerunner-go lists the worker set
+lakerunner's Go coordinators build (Services by label, absent ready is not ready).
 
 Exit status:
   0  workers found
@@ -93,6 +95,9 @@ export async function debugKubernetesDiscovery(args: string[], io: CliIo): Promi
     const modeLine = discovery.selectorTarget === 'endpointslices'
       ? []
       : [`${selectorTargetVariable}: ${discovery.selectorTarget}`];
+    if (discovery.compatibility !== undefined) {
+      modeLine.push(`${compatibilityVariable}: ${discovery.compatibility}`);
+    }
     io.stdout(
       [
         'Debugging Kubernetes worker discovery...',
@@ -116,6 +121,7 @@ export async function debugKubernetesDiscovery(args: string[], io: CliIo): Promi
       labelSelector: settings.labelSelector.text,
       port: settings.port,
       selectorTarget: discovery.selectorTarget,
+      ...(discovery.compatibility === undefined ? {} : { compatibility: discovery.compatibility }),
       server: discovery.server,
       workers,
       report,

@@ -1,5 +1,6 @@
-import { isIP } from 'node:net';
-import { compareWorkers, type Worker, type WorkerState } from './worker.js';
+import { BlockList, isIP } from 'node:net';
+import { hostPort } from './urls.js';
+import { compareWorkers, workerAddress, type Worker, type WorkerState } from './worker.js';
 
 /**
  * The parts of a `discovery.k8s.io/v1` EndpointSlice that discovery reads. The client's
@@ -7,7 +8,10 @@ import { compareWorkers, type Worker, type WorkerState } from './worker.js';
  */
 export interface EndpointSliceLike {
   readonly addressType: string;
-  readonly metadata?: { readonly name?: string | undefined } | undefined;
+  readonly metadata?: {
+    readonly name?: string | undefined;
+    readonly labels?: Readonly<Record<string, string>> | undefined;
+  } | undefined;
   readonly endpoints?: readonly EndpointLike[] | undefined | null;
   readonly ports?:
     | readonly { readonly name?: string | undefined | null; readonly port?: number | null }[]
@@ -33,6 +37,17 @@ export interface EndpointLike {
   readonly zone?: string | undefined | null;
 }
 
+/**
+ * A worker-set semantics other than this SDK's own, reproduced exactly so that coordinators of
+ * both kinds see the same workers. `lakerunner-go`: lakerunner's Go coordinators (issue 9).
+ *
+ * @example
+ * ```ts
+ * const { workers } = workersFromSlices(slices, { port: 7101, compatibility: 'lakerunner-go' });
+ * ```
+ */
+export type DiscoveryCompatibility = 'lakerunner-go';
+
 /** How to turn slices into workers. */
 export interface SliceOptions {
   /** The port every worker answers on (`QUERY_WORKER_PORT`). */
@@ -57,6 +72,19 @@ export interface SliceOptions {
    * port of that name are skipped and counted in {@link SliceReport.missingPort}.
    */
   readonly portName?: string | undefined;
+  /**
+   * Reproduce another implementation's worker set instead of the API's semantics. With
+   * `lakerunner-go`: an absent `ready` is not ready, `serving: false` is not ready, every IPv4
+   * address of an endpoint is a worker (one per `ip:port`), whatever the slice's address type,
+   * at the slice's first port (else `servicePorts`, else `port`); `keepDraining`, `addressTypes`,
+   * `preferredAddressType` and `portName` are ignored. Default: none.
+   */
+  readonly compatibility?: DiscoveryCompatibility | undefined;
+  /**
+   * `lakerunner-go` only: each Service's first port, by Service name, for its slices that
+   * list no port (the Go coordinators fall back to it before `port`).
+   */
+  readonly servicePorts?: ReadonlyMap<string, number> | undefined;
 }
 
 /** What discovery saw, so an empty result can be explained rather than guessed at. */
@@ -108,6 +136,7 @@ export function endpointState(
   conditions: EndpointLike['conditions'],
   keepDraining: boolean,
 ): WorkerState | 'not-ready' | 'terminating' {
+  // The API's own rule (absent ready is ready); the Go parity rule is goEndpointState.
   const ready = conditions?.ready ?? true;
   const serving = conditions?.serving ?? ready;
   const terminating = conditions?.terminating ?? false;
@@ -153,6 +182,8 @@ export function workersFromSlices(
   slices: readonly EndpointSliceLike[],
   options: SliceOptions,
 ): SliceWorkers {
+  if (options.compatibility === 'lakerunner-go') return goParityWorkers(slices, options);
+
   const admitted = options.addressTypes ?? ['IPv4'];
   const keepDraining = options.keepDraining ?? false;
   const report = emptySliceReport();
@@ -206,7 +237,7 @@ function endpointWorker(
 ): Worker {
   const uid = endpoint.targetRef?.uid;
   const worker: Worker = {
-    id: uid !== undefined && uid !== '' ? uid : `${ip.includes(':') ? `[${ip}]` : ip}:${port}`,
+    id: uid !== undefined && uid !== '' ? uid : hostPort(ip, port),
     ip,
     port,
     state,
@@ -215,4 +246,71 @@ function endpointWorker(
     zone: endpoint.zone ?? undefined,
   };
   return worker;
+}
+
+/**
+ * The Go coordinators' rule: ready only when `ready` is present and true, `serving` is not
+ * false and `terminating` is not true.
+ */
+function goEndpointState(conditions: EndpointLike['conditions']): 'ready' | 'not-ready' |
+  'terminating' {
+  if (conditions?.terminating === true) return 'terminating';
+  if (conditions?.ready !== true || conditions.serving === false) return 'not-ready';
+  return 'ready';
+}
+
+const ipv4Mapped = new BlockList();
+ipv4Mapped.addSubnet('::ffff:0:0', 96, 'ipv6');
+
+/** Go's `net.ParseIP(a).To4() != nil`: an IPv4 address, or IPv6 that maps one. */
+function goIsIPv4(address: string): boolean {
+  const family = isIP(address);
+  return family === 4 || (family === 6 && ipv4Mapped.check(address, 'ipv6'));
+}
+
+/**
+ * The worker set of lakerunner's Go coordinators, address for address: every IPv4 address of
+ * every ready endpoint, one worker per `ip:port` (the first seen wins), at the slice's first
+ * port, else its Service's first port, else the configured one. Ids stay unique: the pod UID
+ * goes to the pod's first address in address order, any other address of the same pod is
+ * known by `ip:port`.
+ */
+function goParityWorkers(slices: readonly EndpointSliceLike[], options: SliceOptions):
+  SliceWorkers {
+  const report = emptySliceReport();
+  const byAddress = new Map<string, Worker>();
+
+  for (const slice of slices) {
+    report.slices += 1;
+    const service = slice.metadata?.labels?.['kubernetes.io/service-name'];
+    const servicePort = service === undefined ? undefined : options.servicePorts?.get(service);
+    const port = slice.ports?.[0]?.port ?? servicePort ?? options.port;
+
+    for (const endpoint of slice.endpoints ?? []) {
+      report.endpoints += 1;
+      const state = goEndpointState(endpoint.conditions);
+      if (state === 'not-ready') report.notReady += 1;
+      if (state === 'terminating') report.terminating += 1;
+      if (state !== 'ready') continue;
+
+      const usable = endpoint.addresses.filter(goIsIPv4);
+      if (usable.length === 0) report.badAddresses += 1;
+      for (const ip of usable) {
+        const address = hostPort(ip, port);
+        if (byAddress.has(address)) report.duplicates += 1;
+        else byAddress.set(address, endpointWorker(endpoint, ip, port, 'ready'));
+      }
+    }
+  }
+
+  const workers = [...byAddress.values()].sort(compareWorkers);
+  const claimed = new Set<string>();
+  return {
+    workers: workers.map((worker) => {
+      const unique = !claimed.has(worker.id);
+      claimed.add(worker.id);
+      return unique ? worker : { ...worker, id: workerAddress(worker) };
+    }),
+    report,
+  };
 }

@@ -1,11 +1,11 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { delimiter, join } from 'node:path';
-import { isIPv6 } from 'node:net';
 import { KubeConfig } from '@kubernetes/client-node';
 import type { Environment } from '../config.js';
 import { ConfigError } from '../errors.js';
 import { silentLogger, type Logger } from '../logger.js';
+import { originOf } from './urls.js';
 
 /** Where the kubelet mounts a pod's service-account credentials. */
 export const defaultServiceAccountDir = '/var/run/secrets/kubernetes.io/serviceaccount';
@@ -147,17 +147,26 @@ function fromServiceAccount(env: Environment, directory: string): LoadedKubeConf
 
 /**
  * The API server URL from the service variables, built with the URL class so that an IPv6
- * service address comes out in brackets.
+ * service address comes out in brackets. The port is always written, 443 included, as the
+ * client libraries of other languages write it.
+ *
+ * @example
+ * ```ts
+ * inClusterServer('fd00:10:96::1', '443'); // 'https://[fd00:10:96::1]:443'
+ * ```
  */
 export function inClusterServer(host: string, port: string): string {
-  const url = new URL('https://placeholder');
-  url.hostname = isIPv6(host) ? `[${host}]` : host;
-  url.port = port;
-  if (url.port !== port && !(port === '443' && url.port === '')) {
-    const shown = JSON.stringify(port);
-    throw new AttemptFailed(`in-cluster: KUBERNETES_SERVICE_PORT ${shown} is not a port`);
+  try {
+    return originOf('https:', host, port, {
+      keepDefaultPort: true,
+      setting: 'KUBERNETES_SERVICE_HOST',
+    });
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    const shown = `KUBERNETES_SERVICE_HOST=${JSON.stringify(host)}, ` +
+      `KUBERNETES_SERVICE_PORT=${JSON.stringify(port)}`;
+    throw new AttemptFailed(`in-cluster: ${shown} do not make a server URL: ${error.message}`);
   }
-  return `${url.protocol}//${url.hostname}:${port}`;
 }
 
 function warnIfInsecure(loaded: LoadedKubeConfig, logger: Logger): void {

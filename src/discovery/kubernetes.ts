@@ -10,7 +10,11 @@ import {
 import { quote, type Environment } from '../config.js';
 import { ConfigError, DiscoveryError } from '../errors.js';
 import { silentLogger, type Logger } from '../logger.js';
-import { workersFromSlices, type SliceReport } from './endpoint-slices.js';
+import {
+  workersFromSlices,
+  type DiscoveryCompatibility,
+  type SliceReport,
+} from './endpoint-slices.js';
 import { loadKubeConfig, type LoadedKubeConfig } from './kube-config.js';
 import { toDiscoveryError, type ApiCallContext } from './kubernetes-errors.js';
 import {
@@ -39,6 +43,19 @@ export type SelectorTarget = 'endpointslices' | 'services';
 
 /** The environment variable that picks the {@link SelectorTarget}. */
 export const selectorTargetVariable = 'WORKER_SELECTOR_TARGET';
+
+/**
+ * The environment variable that picks a {@link DiscoveryCompatibility} mode; the
+ * `compatibility` option wins over it.
+ *
+ * @example
+ * ```ts
+ * const discovery = new KubernetesWorkerDiscovery({
+ *   env: { ...process.env, [compatibilityVariable]: 'lakerunner-go' },
+ * });
+ * ```
+ */
+export const compatibilityVariable = 'LAKERUNNER_DISCOVERY_COMPAT';
 
 /** The label that ties an EndpointSlice to its Service. */
 export const serviceNameLabel = 'kubernetes.io/service-name';
@@ -79,6 +96,15 @@ export interface KubernetesDiscoveryOptions extends KubernetesSettingsInput {
    * (`QUERY_WORKER_PORT`) is still required, as a fallback for reports.
    */
   readonly portName?: string | undefined;
+  /**
+   * Reproduce another implementation's worker set exactly. `lakerunner-go`: the set
+   * lakerunner's Go coordinators build (Services selected by label, an absent `ready` is not
+   * ready, every IPv4 address a worker, at the slice's first port), so that a mixed fleet
+   * places keys alike. It implies `selectorTarget: 'services'` and cannot be combined with
+   * `keepDraining`, IPv6 `addressTypes`, `preferredAddressType` or `portName`. Default: the
+   * `LAKERUNNER_DISCOVERY_COMPAT` variable, else none (the Kubernetes API's semantics).
+   */
+  readonly compatibility?: DiscoveryCompatibility | 'none' | undefined;
   /** Timings of the list-then-watch loop behind {@link KubernetesWorkerDiscovery.watch}. */
   readonly watch?: Partial<WatchTimings> | undefined;
   /** Jitter source in [0, 1), injectable for tests. Default `Math.random`. */
@@ -136,6 +162,8 @@ export class KubernetesWorkerDiscovery implements WorkerDiscovery {
   readonly settings: KubernetesSettings;
   /** What the label selector is matched against. */
   readonly selectorTarget: SelectorTarget;
+  /** The worker-set semantics reproduced, if not the API's own; see the option. */
+  readonly compatibility: DiscoveryCompatibility | undefined;
   /** The API server URL. */
   readonly server: string;
   /** Where cluster access came from: `kubeconfig`, `in-cluster` or `provided`. */
@@ -151,12 +179,17 @@ export class KubernetesWorkerDiscovery implements WorkerDiscovery {
   #coreApi: CoreV1Api;
   /** The slice selector the last list used; watches use the same one. */
   #sliceSelector: string | undefined;
+  /** Services mode: each matching Service's first port, from the last list. */
+  #servicePorts: ReadonlyMap<string, number> = new Map();
 
   constructor(options: KubernetesDiscoveryOptions = {}) {
     this.#options = options;
     this.#env = options.env ?? process.env;
     this.settings = kubernetesSettings(options, this.#env, options.settingNames);
-    this.selectorTarget = selectorTargetSetting(options.selectorTarget, this.#env);
+    this.compatibility = compatibilitySetting(options, this.#env);
+    this.selectorTarget = this.compatibility === 'lakerunner-go'
+      ? 'services'
+      : selectorTargetSetting(options.selectorTarget, this.#env);
     this.#logger = options.logger ?? silentLogger;
 
     const loaded = options.kubeConfig ? undefined : this.#load(this.#logger);
@@ -206,6 +239,7 @@ export class KubernetesWorkerDiscovery implements WorkerDiscovery {
       }
 
       const services = await this.matchingServices(signal);
+      this.#servicePorts = services.ports;
       if (services.names.length === 0) {
         this.#sliceSelector = undefined;
         return { slices: [], resourceVersion: services.resourceVersion, services: [] };
@@ -223,7 +257,12 @@ export class KubernetesWorkerDiscovery implements WorkerDiscovery {
    */
   async matchingServices(
     signal?: AbortSignal,
-  ): Promise<{ names: string[]; resourceVersion: string | undefined }> {
+  ): Promise<{
+    names: string[];
+    resourceVersion: string | undefined;
+    /** Each Service's first port, by name, where it has one. */
+    ports: Map<string, number>;
+  }> {
     const list = await this.#call<V1ServiceList>('services', '', signal, (options) =>
       this.#coreApi.listNamespacedService(
         { namespace: this.settings.namespace, labelSelector: this.settings.labelSelector.text },
@@ -231,7 +270,12 @@ export class KubernetesWorkerDiscovery implements WorkerDiscovery {
       ),
     );
     const names = list.items.map((service) => service.metadata?.name ?? '').filter(Boolean);
-    return { names: names.sort(), resourceVersion: list.metadata?.resourceVersion };
+    const ports = new Map<string, number>();
+    for (const service of list.items) {
+      const port = service.spec?.ports?.[0]?.port;
+      if (service.metadata?.name && port) ports.set(service.metadata.name, port);
+    }
+    return { names: names.sort(), resourceVersion: list.metadata?.resourceVersion, ports };
   }
 
   /**
@@ -266,6 +310,8 @@ export class KubernetesWorkerDiscovery implements WorkerDiscovery {
       addressTypes: this.#options.addressTypes ?? ['IPv4'],
       preferredAddressType: this.#options.preferredAddressType,
       portName: this.#options.portName,
+      compatibility: this.compatibility,
+      servicePorts: this.#servicePorts,
     };
   }
 
@@ -428,6 +474,48 @@ function selectorTargetSetting(
     `${name} is ${quote(given)}: expected "endpointslices" (match the EndpointSlices' labels) ` +
       'or "services" (match the Services\' labels)',
   );
+}
+
+/**
+ * The compatibility mode from the option, else the variable; a ConfigError names the setting
+ * when the value is unknown or when it contradicts another setting.
+ */
+function compatibilitySetting(
+  options: KubernetesDiscoveryOptions,
+  env: Environment,
+): DiscoveryCompatibility | undefined {
+  const given = options.compatibility ?? env[compatibilityVariable];
+  const name = options.compatibility === undefined ? compatibilityVariable : 'compatibility';
+  if (given === undefined || given === '' || given === 'none') return undefined;
+  if (given !== 'lakerunner-go') {
+    throw new ConfigError(
+      name,
+      `${name} is ${quote(given)}: expected "lakerunner-go" (the worker set of lakerunner's ` +
+        'Go coordinators) or "none"',
+    );
+  }
+
+  const targetGiven = options.selectorTarget ?? env[selectorTargetVariable];
+  const conflicts: [string, boolean][] = [
+    [
+      options.selectorTarget === undefined ? selectorTargetVariable : 'selectorTarget',
+      targetGiven !== undefined && targetGiven !== '' && targetGiven !== 'services',
+    ],
+    ['keepDraining', options.keepDraining === true],
+    ['addressTypes', (options.addressTypes ?? ['IPv4']).some((type) => type !== 'IPv4')],
+    ['preferredAddressType', options.preferredAddressType !== undefined],
+    ['portName', options.portName !== undefined],
+  ];
+  const conflict = conflicts.find(([, conflicting]) => conflicting)?.[0];
+  if (conflict !== undefined) {
+    throw new ConfigError(
+      conflict,
+      `${conflict} cannot be combined with ${name}=lakerunner-go, which reproduces the Go ` +
+        "coordinators' worker set (Services by label, IPv4 only, the slice's first port, " +
+        'no draining workers); drop one of the two',
+    );
+  }
+  return given;
 }
 
 type ListOptions = Parameters<DiscoveryV1Api['listNamespacedEndpointSlice']>[1];

@@ -10,6 +10,7 @@ import {
   type WorkerDiscovery,
   type WorkerState,
 } from './worker.js';
+import { hostPort } from './urls.js';
 
 /**
  * The worker used when `QUERY_WORKERS` is not set: one worker on this machine, which is what a
@@ -218,7 +219,9 @@ function parseEntries(entries: readonly StaticWorkerEntry[], setting: string): P
         : parseObjectEntry(entry, setting, index);
 
     // A repeated entry would silently double that worker's share, so it is an error.
-    const key = parsed.kind === 'worker' ? parsed.worker.id : `${parsed.hostname}:${parsed.port}`;
+    const key = parsed.kind === 'worker'
+      ? parsed.worker.id
+      : hostPort(parsed.hostname, parsed.port);
     if (seen.has(key)) {
       throw entryError(setting, index, entry, 'repeats an earlier entry; list each worker once');
     }

@@ -1,3 +1,5 @@
+import { hostPort, originOf } from './urls.js';
+
 /**
  * `ready` workers take new fragments. `draining` workers are shutting down but still serving:
  * they finish what they have and are picked only when no ready worker remains.
@@ -109,17 +111,30 @@ export function compareWorkers(a: Worker, b: Worker): number {
   return a.id < b.id ? -1 : 1;
 }
 
-/** `ip:port` as it appears in URLs and reports, with IPv6 addresses in brackets. */
+/**
+ * `ip:port` as it appears in URLs and reports, with IPv6 addresses in brackets.
+ *
+ * @example
+ * ```ts
+ * workerAddress({ ip: 'fd00:10:244::7', port: 8080 }); // '[fd00:10:244::7]:8080'
+ * ```
+ */
 export function workerAddress(worker: Pick<Worker, 'ip' | 'port'>): string {
-  const host = worker.ip.includes(':') ? `[${worker.ip}]` : worker.ip;
-  return `${host}:${worker.port}`;
+  return hostPort(worker.ip, worker.port);
 }
 
-/** The `http://host:port` origin of a worker, built with the URL class, never by hand. */
-export function workerOrigin(worker: Pick<Worker, 'ip' | 'port'>, protocol = 'http:'): string {
-  const url = new URL('http://placeholder');
-  url.protocol = protocol;
-  url.hostname = worker.ip.includes(':') ? `[${worker.ip}]` : worker.ip;
-  url.port = String(worker.port);
-  return url.origin;
+/**
+ * The `http://host:port` origin of a worker, built with the URL class, never by hand.
+ *
+ * @throws {ConfigError} when the worker's address or port cannot go in a URL.
+ * @example
+ * ```ts
+ * workerOrigin({ ip: 'fd00:10:244::7', port: 8080 }); // 'http://[fd00:10:244::7]:8080'
+ * ```
+ */
+export function workerOrigin(
+  worker: Pick<Worker, 'ip' | 'port'>,
+  protocol: 'http:' | 'https:' = 'http:',
+): string {
+  return originOf(protocol, worker.ip, worker.port, { setting: 'worker.ip' });
 }

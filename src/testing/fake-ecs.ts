@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { originOf } from '../discovery/urls.js';
 
 /**
  * A task to put in a {@link FakeEcs} service. Everything has a default that makes a healthy,
@@ -232,7 +233,7 @@ export class FakeEcs {
     });
 
     const { port } = server.address() as AddressInfo;
-    this.#endpoint = `http://127.0.0.1:${port}`;
+    this.#endpoint = originOf('http:', '127.0.0.1', port);
     return this.#endpoint;
   }
 

@@ -10,6 +10,7 @@ import {
   parseLabelSelector,
   type LabelSelector,
 } from '../discovery/label-selector.js';
+import { originOf } from '../discovery/urls.js';
 import { createTestPki, type TestPki } from './test-ca.js';
 
 /** A JSON EndpointSlice as the API serves it (`discovery.k8s.io/v1`). */
@@ -91,7 +92,10 @@ export interface FakeService {
     resourceVersion?: string;
     uid?: string;
   };
-  spec?: { selector?: Record<string, string> };
+  spec?: {
+    selector?: Record<string, string>;
+    ports?: Array<{ name?: string; port: number; protocol?: string }>;
+  };
 }
 
 interface SliceEvent {
@@ -191,7 +195,7 @@ export class FakeKubeApiServer {
     const server = createServer({ cert: pki.server.cert, key: pki.server.key });
     await new Promise<void>((resolve) => server.listen(options.port ?? 0, '127.0.0.1', resolve));
     const { port } = server.address() as AddressInfo;
-    const url = `https://127.0.0.1:${port}`;
+    const url = originOf('https:', '127.0.0.1', port);
     const fake = new FakeKubeApiServer(server, url, pki.ca, options);
     server.on('request', (request, response) => fake.#handle(request, response));
     server.on('secureConnection', (socket: Socket) => {
@@ -387,16 +391,30 @@ export class FakeKubeApiServer {
 
   /**
    * Writes a kubeconfig file whose current context reaches this server with its token (or
-   * another token, to test 401). Returns the path.
+   * another token, to test 401), or with an `exec` credential plugin that prints tokens
+   * (`client.authentication.k8s.io/v1` ExecCredential). Returns the path.
    */
   async writeKubeConfig(
     path: string,
-    options: { token?: string; insecureSkipTlsVerify?: boolean } = {},
+    options: {
+      token?: string;
+      insecureSkipTlsVerify?: boolean;
+      exec?: { command: string; args?: readonly string[] };
+    } = {},
   ): Promise<string> {
     const token = options.token ?? this.#token;
     const trust = options.insecureSkipTlsVerify
       ? '    insecure-skip-tls-verify: true'
       : `    certificate-authority-data: ${Buffer.from(this.ca).toString('base64')}`;
+    const user = options.exec === undefined
+      ? [`    token: ${JSON.stringify(token)}`]
+      : [
+        '    exec:',
+        '      apiVersion: client.authentication.k8s.io/v1',
+        `      command: ${JSON.stringify(options.exec.command)}`,
+        `      args: ${JSON.stringify(options.exec.args ?? [])}`,
+        '      interactiveMode: Never',
+      ];
     const text = [
       'apiVersion: v1',
       'kind: Config',
@@ -409,7 +427,7 @@ export class FakeKubeApiServer {
       'users:',
       '- name: fake-user',
       '  user:',
-      `    token: ${JSON.stringify(token)}`,
+      ...user,
       'contexts:',
       '- name: fake',
       '  context:',

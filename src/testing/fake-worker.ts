@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import { createServer as createH2cServer } from 'node:http2';
 import type { AddressInfo, Server as NetServer, Socket } from 'node:net';
 import { ConfigError } from '../errors.js';
+import { originOf } from '../discovery/urls.js';
 import type { Worker } from '../discovery/worker.js';
 
 /**
@@ -221,10 +222,7 @@ export class FakeWorker {
 
   /** The `http://host:port` origin. */
   get origin(): string {
-    const url = new URL('http://placeholder');
-    url.hostname = this.host === '::1' ? '[::1]' : this.host;
-    url.port = String(this.#port);
-    return url.origin;
+    return originOf('http:', this.host, this.#port);
   }
 
   /** A {@link Worker} pointing at this fake; `id` defaults to the fake's name. */

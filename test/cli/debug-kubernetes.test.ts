@@ -117,6 +117,26 @@ describe('lakerunner debug kubernetes-discovery', () => {
     expect(found.stdout).toContain('  [1] 10.244.5.7:7101');
   });
 
+  it('says when it reproduces the Go worker set, where an absent ready is not ready',
+    async () => {
+      api.putService({ metadata: { name: 'query-worker', namespace, labels } });
+      api.putSlice(endpointSlice({
+        name: 'workers', namespace, labels: { 'kubernetes.io/service-name': 'query-worker' },
+        endpoints: [{ address: '10.244.5.7', ready: true }, { address: '10.244.5.8' }],
+      }));
+
+      const found = await cli(['debug', 'kubernetes-discovery', ...flags],
+        { LAKERUNNER_DISCOVERY_COMPAT: 'lakerunner-go' });
+      expect(found.status).toBe(0);
+      expect(found.stdout).toContain('WORKER_SELECTOR_TARGET: services');
+      expect(found.stdout).toContain('LAKERUNNER_DISCOVERY_COMPAT: lakerunner-go');
+      expect(found.stdout).toContain('Found 1 workers:');
+
+      const json = await cli(['debug', 'kubernetes-discovery', ...flags, '--output=json'],
+        { LAKERUNNER_DISCOVERY_COMPAT: 'lakerunner-go' });
+      expect(JSON.parse(json.stdout)).toMatchObject({ compatibility: 'lakerunner-go' });
+    });
+
   it.each([
     [['--query-worker-port=70000'], '--query-worker-port is "70000": expected a whole number'],
     [['--pod-namespace=Bad_NS'], '--pod-namespace is "Bad_NS"'],

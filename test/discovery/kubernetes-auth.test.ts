@@ -1,6 +1,6 @@
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { WorkerCache } from '../../src/discovery/cache.js';
 import {
   KubernetesWorkerDiscovery,
@@ -36,6 +36,7 @@ beforeEach(async () => {
 });
 
 afterEach(async () => {
+  vi.useRealTimers();
   await Promise.all(caches.splice(0).map((cache) => cache.close()));
   await api.close();
 });
@@ -200,4 +201,113 @@ describe('Kubernetes discovery: credentials and TLS', () => {
       line.level === 'warn' && line.message?.includes('insecure-skip-tls-verify'));
     expect(warnings).toHaveLength(2);
   });
+});
+
+/**
+ * An exec credential plugin, as `aws eks get-token` or `gke-gcloud-auth-plugin` are: each run
+ * prints the next token (`exec-token-1`, `exec-token-2`, …) valid for 60 s, and counts its runs.
+ * It tells time by the test's simulated clock, kept in a file, so expiry is in one timeline.
+ */
+const execPlugin = `
+import { readFileSync, writeFileSync } from 'node:fs';
+const [counter, clock] = process.argv.slice(2);
+let runs = 0;
+try { runs = Number(readFileSync(counter, 'utf8')); } catch {}
+runs += 1;
+writeFileSync(counter, String(runs));
+process.stdout.write(JSON.stringify({
+  apiVersion: 'client.authentication.k8s.io/v1',
+  kind: 'ExecCredential',
+  status: {
+    token: 'exec-token-' + runs,
+    expirationTimestamp: new Date(Number(readFileSync(clock, 'utf8')) + 60_000).toISOString(),
+  },
+}));
+`;
+
+describe('Kubernetes discovery: credentials that expire (acceptance 4)', () => {
+  it('runs the exec plugin again once its token expires, and on an early 401', async () => {
+    const script = join(dir, 'token-plugin.mjs');
+    const counter = join(dir, 'runs');
+    const clock = join(dir, 'clock');
+    await writeFile(script, execPlugin);
+    const runs = async () => Number(await readFile(counter, 'utf8').catch(() => '0'));
+    const path = await api.writeKubeConfig(join(dir, 'kubeconfig'), {
+      exec: { command: process.execPath, args: [script, counter, clock] },
+    });
+    api.setToken('exec-token-1');
+    const unauthorized = () => api.requests.filter((request) => request.status === 401).length;
+
+    // The client caches an exec token until its expirationTimestamp by Date.now(), so a
+    // simulated wall clock (and nothing else) is moved past it.
+    vi.useFakeTimers({ toFake: ['Date'], shouldAdvanceTime: true });
+    const moveClock = async (ms: number) => {
+      vi.setSystemTime(Date.now() + ms);
+      await writeFile(clock, String(Date.now()));
+    };
+    await moveClock(0);
+    const source = new KubernetesWorkerDiscovery({
+      env: { ...settings, KUBECONFIG: path },
+      watch: fastWatch,
+    });
+    expect(await source.getWorkers()).toHaveLength(1);
+    expect(await source.getWorkers()).toHaveLength(1);
+    expect(await runs()).toBe(1);
+
+    // Expired: the client runs the plugin before sending, so the server never sees it.
+    api.setToken('exec-token-2');
+    await moveClock(61_000);
+    expect(await source.getWorkers()).toHaveLength(1);
+    expect(await runs()).toBe(2);
+    expect(unauthorized()).toBe(0);
+
+    // Revoked before its time: the 401 makes discovery rebuild the configuration, whose
+    // fresh exec cache runs the plugin again; one 401, no more.
+    api.setToken('exec-token-3');
+    expect(await source.getWorkers()).toHaveLength(1);
+    expect(await runs()).toBe(3);
+    expect(unauthorized()).toBe(1);
+
+    // A watch reconnecting after expiry takes the new token the same way.
+    const cache = cacheOver(source);
+    await cache.ready();
+    await until(() => api.liveWatches === 1);
+    api.setToken('exec-token-4');
+    await moveClock(61_000);
+    api.endWatches();
+    api.putSlice(workerSlice('b', [{ address: '10.0.0.2', podName: 'w2' }]));
+    await until(() => cache.workers().length === 2, 'the watch resumes with a fresh token');
+    expect(await runs()).toBe(4);
+    expect(unauthorized()).toBe(1);
+  });
+
+  it('backs off while the token file still holds a revoked token, then takes the new one',
+    async () => {
+      const { source, tokenFile } = await inCluster({
+        watch: { minRetryDelayMs: 20, maxRetryDelayMs: 40 },
+      });
+      const cache = cacheOver(source);
+      await cache.ready();
+      await until(() => api.liveWatches === 1);
+
+      // The server stops taking the old token before the kubelet has written the new one.
+      api.setToken('rotated-token-1');
+      api.endWatches();
+      await until(() => cache.status().consecutiveFailures >= 4, 'four failed steps');
+      const failures = cache.status().consecutiveFailures;
+      const rejected = api.requests.filter((request) => request.status === 401).length;
+
+      // Each step is one request and one retry with the re-read file: no tight loop.
+      expect(rejected).toBeGreaterThanOrEqual(2 * (failures - 1));
+      expect(rejected).toBeLessThanOrEqual(2 * failures + 1);
+      expect(cache.workers().map((w) => w.id)).toEqual(['uid-w1']);
+      expect(cache.status().stale).toBe(true);
+
+      await writeFile(tokenFile, 'rotated-token-1');
+      api.putSlice(workerSlice('b', [{ address: '10.0.0.2', podName: 'w2' }]));
+      await until(() => cache.workers().length === 2, 'recovers with the new token');
+      expect(cache.status().stale).toBe(false);
+      expect(api.liveWatches).toBe(1);
+      expect(api.peakLiveWatches).toBe(1);
+    });
 });

@@ -6,7 +6,12 @@ import {
   KubernetesWorkerDiscovery,
   type KubernetesDiscoveryOptions,
 } from '../../src/discovery/kubernetes.js';
-import { FakeKubeApiServer, endpointSlice } from '../../src/testing/fake-kube-api.js';
+import { RendezvousPicker } from '../../src/balancer/rendezvous.js';
+import {
+  FakeKubeApiServer,
+  endpointSlice,
+  type FakeEndpointSlice,
+} from '../../src/testing/fake-kube-api.js';
 import { createTestPki, type TestPki } from '../../src/testing/test-ca.js';
 import {
   fastWatch,
@@ -233,7 +238,11 @@ describe('watch-driven Kubernetes discovery', () => {
 
   it('tears down a silent watch, re-lists and reports the removal (acceptance 1)', async () => {
     api.putSlice(workerSlice('a', [{ address: '10.0.0.1', podName: 'w1' }]));
-    const { cache, changes } = watchedCache(discovery({ watch: { idleTimeoutMs: 300 } }));
+    let now = 1_000;
+    const { cache, changes } = watchedCache(
+      discovery({ watch: { idleTimeoutMs: 300 } }),
+      { now: () => now },
+    );
     await cache.ready();
     await until(() => api.liveWatches === 1);
 
@@ -244,12 +253,15 @@ describe('watch-driven Kubernetes discovery', () => {
 
     api.stallWatches();
     api.deleteSlice(namespace, 'b');
-    expect(cache.status().ageMs).toBeGreaterThanOrEqual(0);
+    // The time since the last sync is visible while the stream is silent.
+    now += 250;
+    expect(cache.status().ageMs).toBe(250);
 
     await until(() => cache.workers().length === 2, 'the stall is detected and re-listed');
     expect(changes.at(-1)?.removed.map((w) => w.id)).toEqual(['uid-w2']);
     expect(api.sliceListOnlyRequests()).toHaveLength(2);
-    expect(cache.status().lastSyncAt).toBeGreaterThanOrEqual(syncedAt);
+    expect(cache.status().lastSyncAt).toBe(syncedAt + 250);
+    expect(cache.status().ageMs).toBe(0);
     await until(() => api.liveWatches === 1, 'the silent stream was closed');
   });
 
@@ -339,4 +351,94 @@ describe('watch-driven Kubernetes discovery', () => {
     expect(changes.at(-1)?.updated).toHaveLength(1);
     expect(cache.workers()).toHaveLength(1);
   });
+});
+
+describe('endpoint conditions during shutdown, end to end (acceptance 6)', () => {
+  /** a: no conditions at all; b: not ready; c: terminating but serving; d: terminating. */
+  function shutdownSlice(aReady?: boolean): FakeEndpointSlice {
+    const slice = workerSlice('shutdown', [
+      { address: '10.0.0.1', podName: 'a', ready: aReady },
+      { address: '10.0.0.2', podName: 'b', ready: false },
+      { address: '10.0.0.3', podName: 'c', ready: false, serving: true, terminating: true },
+      // serving absent falls back to ready (false): not even draining.
+      { address: '10.0.0.4', podName: 'd', ready: false, terminating: true },
+    ]);
+    const first = slice.endpoints?.[0];
+    if (first !== undefined && aReady === undefined) delete first.conditions;
+    return slice;
+  }
+  const keys = Array.from({ length: 200 }, (_, i) => String(i));
+
+  it('keeps the draining pod as a last resort only, by option', async () => {
+    api.putSlice(shutdownSlice());
+    const { cache } = watchedCache(discovery({ keepDraining: true }));
+    const workers = await cache.ready();
+    expect(workers.map((w) => [w.podName, w.state])).toEqual([
+      ['a', 'ready'],
+      ['c', 'draining'],
+    ]);
+
+    // While a ready worker exists the draining one gets no new fragment, and comes last in
+    // the failover order.
+    const picker = new RendezvousPicker(workers, { identity: 'pod-name' });
+    expect(new Set(keys.map((key) => picker.pick(key)?.podName))).toEqual(new Set(['a']));
+    expect(picker.pickN('7', 2).map((w) => w.podName)).toEqual(['a', 'c']);
+
+    // The last ready pod goes: the draining one takes what is left rather than nothing.
+    await until(() => api.liveWatches === 1);
+    api.putSlice(shutdownSlice(false));
+    await until(() => cache.workers().length === 1, 'a leaves through the watch');
+    const lastResort = new RendezvousPicker(cache.workers(), { identity: 'pod-name' });
+    expect(new Set(keys.map((key) => lastResort.pick(key)?.podName))).toEqual(new Set(['c']));
+  });
+
+  it('drops terminating pods altogether without the option', async () => {
+    api.putSlice(shutdownSlice());
+    const source = discovery();
+    const inspection = await source.inspect();
+    expect(inspection.workers.map((w) => w.podName)).toEqual(['a']);
+    expect(inspection.report).toMatchObject({ endpoints: 4, notReady: 1, terminating: 2 });
+
+    const { cache } = watchedCache(source);
+    await cache.ready();
+    await until(() => api.liveWatches === 1);
+    api.putSlice(shutdownSlice(false));
+    await until(() => cache.workers().length === 0, 'no worker is left');
+    expect(new RendezvousPicker(cache.workers()).pick('1')).toBeUndefined();
+  });
+});
+
+describe('dual-stack pods through the watch (acceptance 7)', () => {
+  const dual = (name: string, addressType: 'IPv4' | 'IPv6', address: string) =>
+    endpointSlice({ name, namespace, labels, addressType, endpoints: [
+      { address, podName: 'query-worker-7' },
+    ] });
+
+  it.each<['IPv4' | 'IPv6' | undefined, string]>([
+    [undefined, '10.1.0.7'],
+    ['IPv4', '10.1.0.7'],
+    ['IPv6', 'fd00::7'],
+  ])('is one worker preferring %s, and keeps IPv4 when the IPv6 slice is deleted',
+    async (preferredAddressType, preferredIp) => {
+      api.putSlice(dual('qw-v4', 'IPv4', '10.1.0.7'));
+      api.putSlice(dual('qw-v6', 'IPv6', 'fd00::7'));
+      const { cache, changes } = watchedCache(
+        discovery({ addressTypes: ['IPv4', 'IPv6'], preferredAddressType }),
+      );
+      expect((await cache.ready()).map((w) => [w.id, w.ip])).toEqual([
+        ['uid-query-worker-7', preferredIp],
+      ]);
+      await until(() => api.liveWatches === 1);
+      const changesBefore = changes.length;
+
+      api.deleteSlice(namespace, 'qw-v6');
+      api.putSlice(workerSlice('marker', [{ address: '10.9.0.1', podName: 'marker' }]));
+      await until(() => cache.workers().length === 2, 'the DELETED event has been applied');
+      const worker = cache.workers().find((w) => w.podName === 'query-worker-7');
+      expect(worker?.ip).toBe('10.1.0.7');
+      const removed = changes.slice(changesBefore).flatMap((c) => c.removed.map((w) => w.id));
+      expect(removed).toEqual([]);
+      // Delivered by the watch, not found by a re-list.
+      expect(api.sliceListOnlyRequests()).toHaveLength(1);
+    });
 });
