@@ -15,7 +15,8 @@ async function runExample(name: string): Promise<{ stdout: string; stderr: strin
   });
 }
 
-describe('examples', () => {
+// Each example is its own process and mostly waits on sockets, so they run side by side.
+describe.concurrent('examples', () => {
   it('coordinator.ts discovers the fake workers and prints an outcome per segment', async () => {
     const { stdout } = await runExample('coordinator.ts');
     const lines = stdout.trim().split('\n');
@@ -28,5 +29,33 @@ describe('examples', () => {
     expect(stdout).toContain('Discovered 4 workers through a kubeconfig');
     expect(stdout).toContain('stopping query-worker-2');
     expect(stdout).toMatch(/400 fragments: 400 answered, 0 failed, \d+ retried .*, 0 lost\./);
+  });
+
+  it('metrics.ts shows Prometheus metrics for a fan-out', async () => {
+    const { stdout } = await runExample('metrics.ts');
+    expect(stdout).toContain('lakerunner_fragments_total{outcome="answered"} 20');
+    expect(stdout).toMatch(/lakerunner_picks_total\{worker="127\.0\.0\.1:\d+"\} 10/);
+  });
+
+  it('tracing.ts makes a fan-out span, attempt children and sends traceparent', async () => {
+    const { stdout } = await runExample('tracing.ts');
+    const trace = /lakerunner fan-out trace=([0-9a-f]{32}) parent=none/.exec(stdout)?.[1];
+    expect(trace).toBeDefined();
+    expect(stdout.match(/lakerunner attempt trace=/g)).toHaveLength(2);
+    expect(stdout).toContain(`worker saw traceparent: 00-${trace}-`);
+  });
+
+  it('logging.ts logs structured JSON lines, naming the worker and why', async () => {
+    const { stdout } = await runExample('logging.ts');
+    const lines = stdout.trim().split('\n')
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(lines.some((line) => line['msg'] === 'worker ejected' && line['why'] === 'refused'))
+      .toBe(true);
+  });
+
+  it('diagnostics.ts subscribes to channels by name', async () => {
+    const { stdout } = await runExample('diagnostics.ts');
+    expect(stdout).toContain('local: 1 added, 1 workers');
+    expect(stdout.match(/attempt 1 on 127\.0\.0\.1:\d+: answered 200/g)).toHaveLength(2);
   });
 });
