@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
@@ -57,5 +58,13 @@ describe.concurrent('examples', () => {
     const { stdout } = await runExample('diagnostics.ts');
     expect(stdout).toContain('local: 1 added, 1 workers');
     expect(stdout.match(/attempt 1 on 127\.0\.0\.1:\d+: answered 200/g)).toHaveLength(2);
+  });
+
+  it('readme.ts is the README\'s first example, word for word, and it runs', async () => {
+    const code = await readFile(join(root, 'examples', 'readme.ts'), 'utf8');
+    const readme = await readFile(join(root, 'README.md'), 'utf8');
+    expect(readme).toContain(`\`\`\`ts\n${code}\`\`\``);
+    const { stdout } = await runExample('readme.ts');
+    expect(stdout).toBe('200 from 127.0.0.1\n');
   });
 });
