@@ -10,6 +10,7 @@ import { ConfigError } from '../errors.js';
 import { debugEcsDiscovery } from './debug-ecs.js';
 import { debugKubernetesDiscovery } from './debug-kubernetes.js';
 import { ExitCode, type CliIo } from './io.js';
+import { commonFlags, outputFormat } from './common-flags.js';
 import { cliLogger } from './logger.js';
 
 /**
@@ -108,9 +109,7 @@ async function debugLocalDiscovery(args: string[], io: CliIo): Promise<number> {
     args,
     options: {
       'query-workers': { type: 'string' },
-      output: { type: 'string', default: 'text' },
-      'log-level': { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
+      ...commonFlags,
     },
     strict: true,
     allowPositionals: false,
@@ -119,10 +118,7 @@ async function debugLocalDiscovery(args: string[], io: CliIo): Promise<number> {
     io.stdout(debugDiscoveryHelp);
     return ExitCode.ok;
   }
-  if (values.output !== 'text' && values.output !== 'json') {
-    throw new ConfigError('--output', `--output is ${JSON.stringify(values.output)}: ` +
-      'expected "text" or "json"');
-  }
+  const output = outputFormat(values.output);
 
   // Validated for parity with the other sources; a static list has nothing to log.
   cliLogger(values['log-level'], io);
@@ -132,7 +128,7 @@ async function debugLocalDiscovery(args: string[], io: CliIo): Promise<number> {
     : new StaticWorkerDiscovery(splitWorkerList(list), { setting: '--query-workers' });
   const shown = list ?? (io.env.QUERY_WORKERS?.trim() || `${DEFAULT_LOCAL_WORKERS} (default)`);
 
-  if (values.output === 'text') {
+  if (output === 'text') {
     io.stdout(
       ['Debugging local worker discovery...', `QUERY_WORKERS: ${shown}`, '',
         'Discovering workers...', ''].join('\n'),
@@ -141,7 +137,7 @@ async function debugLocalDiscovery(args: string[], io: CliIo): Promise<number> {
 
   const workers = await discovery.getWorkers({ signal: io.signal });
   const found = workers.length > 0 ? ExitCode.ok : ExitCode.noWorkers;
-  if (values.output === 'json') {
+  if (output === 'json') {
     io.stdout(`${JSON.stringify({ source: 'local', workers }, null, 2)}\n`);
     return found;
   }

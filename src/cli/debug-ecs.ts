@@ -3,8 +3,8 @@ import { parsePort, parsePositiveInteger } from '../config.js';
 import { EcsWorkerDiscovery, type EcsDiscoveryReport } from '../discovery/ecs.js';
 import { ecsOptionsFromEnv, type EcsSettingBlame } from '../discovery/ecs-settings.js';
 import { workerAddress } from '../discovery/worker.js';
-import { ConfigError } from '../errors.js';
 import { ExitCode, type CliIo } from './io.js';
+import { commonFlags, outputFormat } from './common-flags.js';
 import { cliLogger, logLevelHelp } from './logger.js';
 
 /**
@@ -75,9 +75,7 @@ export async function debugEcsDiscovery(args: string[], io: CliIo): Promise<numb
       'worker-poll-interval-seconds': { type: 'string' },
       region: { type: 'string' },
       'endpoint-url': { type: 'string' },
-      output: { type: 'string', default: 'text' },
-      'log-level': { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
+      ...commonFlags,
     },
     strict: true,
     allowPositionals: false,
@@ -86,10 +84,7 @@ export async function debugEcsDiscovery(args: string[], io: CliIo): Promise<numb
     io.stdout(debugEcsHelp);
     return ExitCode.ok;
   }
-  if (values.output !== 'text' && values.output !== 'json') {
-    throw new ConfigError('--output', `--output is ${JSON.stringify(values.output)}: ` +
-      'expected "text" or "json"');
-  }
+  const output = outputFormat(values.output);
 
   const logger = cliLogger(values['log-level'], io);
   const port = values['query-worker-port'];
@@ -109,7 +104,7 @@ export async function debugEcsDiscovery(args: string[], io: CliIo): Promise<numb
   const discovery = new EcsWorkerDiscovery(options);
 
   try {
-    return await report(discovery, options, values.output, io);
+    return await report(discovery, options, output, io);
   } finally {
     await discovery.close();
   }

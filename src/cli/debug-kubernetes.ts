@@ -10,6 +10,7 @@ import { kubernetesVariables } from '../discovery/kubernetes-settings.js';
 import { workerAddress } from '../discovery/worker.js';
 import { ConfigError, DiscoveryError } from '../errors.js';
 import { explainNoWorkers, rbacRoleSnippet } from './explain.js';
+import { commonFlags, outputFormat } from './common-flags.js';
 import { cliLogger, logLevelHelp } from './logger.js';
 import { watchChanges, watchHelp } from './watch-changes.js';
 import { ExitCode, type CliIo } from './io.js';
@@ -60,10 +61,8 @@ export async function debugKubernetesDiscovery(args: string[], io: CliIo): Promi
       'worker-pod-label-selector': { type: 'string' },
       'query-worker-port': { type: 'string' },
       'selector-target': { type: 'string' },
-      output: { type: 'string', default: 'text' },
-      'log-level': { type: 'string' },
+      ...commonFlags,
       watch: { type: 'boolean' },
-      help: { type: 'boolean', short: 'h' },
     },
     strict: true,
     allowPositionals: false,
@@ -72,10 +71,7 @@ export async function debugKubernetesDiscovery(args: string[], io: CliIo): Promi
     io.stdout(debugKubernetesHelp);
     return ExitCode.ok;
   }
-  if (values.output !== 'text' && values.output !== 'json') {
-    throw new ConfigError('--output', `--output is ${JSON.stringify(values.output)}: ` +
-      'expected "text" or "json"');
-  }
+  const output = outputFormat(values.output);
 
   const logger = cliLogger(values['log-level'], io);
   const discovery = new KubernetesWorkerDiscovery({
@@ -89,7 +85,7 @@ export async function debugKubernetesDiscovery(args: string[], io: CliIo): Promi
   });
   const { settings } = discovery;
 
-  if (values.output === 'text') {
+  if (output === 'text') {
     // The default mode keeps the report's long-standing exact shape; the other mode says so
     // on a line of its own, and the empty-result checklist always names the mode.
     const modeLine = discovery.selectorTarget === 'endpointslices'
@@ -114,7 +110,7 @@ export async function debugKubernetesDiscovery(args: string[], io: CliIo): Promi
 
   const { workers, report } = await inspectOrExplain(discovery, io);
 
-  if (values.output === 'json') {
+  if (output === 'json') {
     const result = {
       source: 'kubernetes',
       namespace: settings.namespace,

@@ -1,4 +1,5 @@
 import { AbortedError, DiscoveryError, type DiscoveryFailure } from '../errors.js';
+import { unreachableCodes } from './network-errors.js';
 
 /**
  * What was being asked when an ECS call failed, for the message.
@@ -53,15 +54,6 @@ const unauthorizedNames = new Set([
 ]);
 
 const forbiddenNames = new Set(['AccessDeniedException', 'AccessDenied', 'UnauthorizedOperation']);
-const unreachableCodes = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'EPIPE',
-]);
 
 const iamActions = 'ecs:ListTasks and ecs:DescribeTasks';
 

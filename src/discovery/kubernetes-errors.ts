@@ -1,5 +1,6 @@
 import { ApiException } from '@kubernetes/client-node';
 import { AbortedError, DiscoveryError } from '../errors.js';
+import { unreachableCodes } from './network-errors.js';
 
 /** What was being asked of the API server when something failed. */
 export interface ApiCallContext {
@@ -14,13 +15,7 @@ export interface ApiCallContext {
 }
 
 const networkCodes = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'EPIPE',
+  ...unreachableCodes,
   'UND_ERR_SOCKET',
   'UND_ERR_CONNECT_TIMEOUT',
 ]);
