@@ -130,9 +130,44 @@ describe('WorkerHealth', () => {
   it('ejects at most a share of the workers, and at least one', () => {
     const { health } = clocked();
     for (const id of ['a', 'b']) for (let i = 0; i < 5; i += 1) health.recordFailure(id, 4);
-    expect(health.isEjected('a')).toBe(true);
-    expect(health.isEjected('b')).toBe(false);
+    expect(health.ejectedCount()).toBe(1);
     expect(health.maxEjected(30)).toBe(3);
+  });
+
+  it('over the cap, the ejected worker due back first returns on probation', () => {
+    const { health } = clocked();
+    for (let i = 0; i < 5; i += 1) health.recordFailure('a', 2);
+    for (let i = 0; i < 4; i += 1) health.recordFailure('b', 2);
+
+    expect(health.recordFailure('b', 2)).toBe(true);
+    expect([health.isEjected('a'), health.isEjected('b')]).toEqual([false, true]);
+    expect(health.state('a').probation).toBe(true);
+    // On probation one failure is enough, and the two swap places again.
+    expect(health.recordFailure('a', 2)).toBe(true);
+    expect(health.state('a')).toMatchObject({ ejections: 2, lastEjectionMs: 60_000 });
+    expect(health.isEjected('b')).toBe(false);
+  });
+
+  it('after an ejection, one failure ejects again for longer; an answer ends probation', () => {
+    const { clock, health } = clocked();
+    for (let i = 0; i < 5; i += 1) health.recordFailure('w1', 10);
+    clock.now += 30_000;
+    expect(health.isEjected('w1')).toBe(false);
+
+    expect(health.recordFailure('w1', 10)).toBe(true);
+    expect(health.state('w1').lastEjectionMs).toBe(60_000);
+    clock.now += 60_000;
+    expect(health.isEjected('w1')).toBe(false);
+    health.recordSuccess('w1', 2);
+    expect(health.recordFailure('w1', 10)).toBe(false);
+  });
+
+  it('an ejected worker that answers is taken back at once', () => {
+    const { health } = clocked();
+    for (let i = 0; i < 5; i += 1) health.recordFailure('w1', 10);
+    health.recordSuccess('w1', 2);
+    expect(health.isEjected('w1')).toBe(false);
+    expect(health.ejectedCount()).toBe(0);
   });
 
   it('takes a worker back when discovery reports it as new, keeping its history', () => {

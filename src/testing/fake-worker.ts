@@ -153,6 +153,7 @@ export class FakeWorker {
   #accepted = 0;
   #answered = 0;
   #bodies: Buffer[] = [];
+  #requests: FakeRequest[] = [];
 
   private constructor(server: FakeServer, port: number, options: FakeWorkerOptions) {
     this.#server = server;
@@ -218,6 +219,14 @@ export class FakeWorker {
   /** Every request body received, in order (for checking retries send the same bytes). */
   get bodies(): readonly Buffer[] {
     return this.#bodies;
+  }
+
+  /**
+   * Every request received in full, in order, with its headers as sent: for checking that a
+   * retry declares the same `content-length` as the bytes it carries.
+   */
+  get requests(): readonly FakeRequest[] {
+    return this.#requests;
   }
 
   /** The `http://host:port` origin. */
@@ -291,6 +300,12 @@ export class FakeWorker {
       return;
     }
     this.#bodies.push(body);
+    this.#requests.push({
+      method: request.method ?? 'GET',
+      path: request.url ?? '/',
+      headers: { ...request.headers },
+      body,
+    });
 
     if (mode === 'hang') return;
     if (mode === 'reset') {

@@ -680,11 +680,15 @@ export class FragmentDispatcher implements AsyncDisposable {
     const reason =
       run.stop ?? (error instanceof AttemptError ? error.stop : undefined) ?? 'max-attempts';
     const cause = error instanceof Error ? error : undefined;
+    const hint = reason === 'one-shot-body'
+      ? '; its body is a one-shot stream, which cannot be sent twice: pass a function ' +
+        'returning a fresh stream to allow retries'
+      : '';
     return {
       reason,
       cause,
       summary: (i) => `fragment ${i} got no answer after ${run.attempts.length} attempt(s), ` +
-        lastWhy,
+        lastWhy + hint,
     };
   }
 
@@ -860,18 +864,26 @@ export class FragmentDispatcher implements AsyncDisposable {
 
   /** The first of the key's workers by preference: untried, healthy, ready, in that order. */
   #choose(run: FragmentRun, picker: Picker): Worker | undefined {
-    const order = picker.pickN(run.fragment.key, picker.workers.length);
+    const key = run.fragment.key;
+    const order = picker.pickN(key, picker.workers.length);
 
     // The common case, checked without building anything: the first choice is fine.
     const first = order[0];
-    if (first && run.tried.size === 0 && first.state === 'ready' &&
-      this.#health.isAvailable(first.id)) {
-      return first;
+    if (first && !run.tried.has(first.id) && this.#fit(first)) return first;
+
+    // Without a key no worker is the right one, so a skipped turn is passed on by asking the
+    // policy again. Taking the next in order instead would hand the skipped worker's share
+    // to its neighbour: with round-robin, twice the traffic for the one after a dead worker.
+    if (key === undefined) {
+      for (let asked = 1; asked < picker.workers.length; asked += 1) {
+        const next = picker.pick(undefined);
+        if (next && !run.tried.has(next.id) && this.#fit(next)) return next;
+      }
     }
 
     const untried = order.filter((worker) => !run.tried.has(worker.id));
     const tiers: Array<(worker: Worker) => boolean> = [
-      (w) => w.state === 'ready' && this.#health.isAvailable(w.id),
+      (w) => this.#fit(w),
       (w) => this.#health.isAvailable(w.id),
       (w) => !this.#health.isEjected(w.id),
       () => true,
@@ -883,6 +895,11 @@ export class FragmentDispatcher implements AsyncDisposable {
       }
     }
     return undefined;
+  }
+
+  /** A worker that may take new work now: ready, not ejected, not holding off. */
+  #fit(worker: Worker): boolean {
+    return worker.state === 'ready' && this.#health.isAvailable(worker.id);
   }
 
   #limiterFor(id: string): Limiter {

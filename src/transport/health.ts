@@ -49,6 +49,11 @@ export interface WorkerHealthState {
   readonly latencyMs: number | undefined;
   /** When (clock ms) the worker last answered; `-Infinity` before its first answer. */
   readonly lastSuccessAt: number;
+  /**
+   * True after an ejection ends and until the worker answers: its next failure ejects it
+   * again at once (for longer), so a worker still dead costs one probe, not a new streak.
+   */
+  readonly probation: boolean;
 }
 
 interface MutableState {
@@ -59,6 +64,7 @@ interface MutableState {
   holdUntil: number;
   latencyMs: number | undefined;
   lastSuccessAt: number;
+  probation: boolean;
 }
 
 const latencyWeight = 0.2;
@@ -73,8 +79,13 @@ function positive(name: string, value: number): number {
 /**
  * Passive health checking: counts each worker's failures in a row and ejects a worker that
  * keeps failing for a while that grows with each ejection, while never ejecting more than a
- * share of the set. State is kept by worker id in an LRU with a TTL, so a worker that comes
- * back with the same id keeps its history and departed workers are forgotten.
+ * share of the set. A worker whose ejection ends is on probation: one more failure ejects it
+ * again. When the share is used up and another worker crosses the threshold, the ejected
+ * worker due back first is let back early on probation and the new one takes its place, so
+ * that after an outage of every worker a recovered one is found within a failure or two
+ * rather than starved behind the cap. State is kept by worker id in an LRU with a TTL, so a
+ * worker that comes back with the same id keeps its history and departed workers are
+ * forgotten.
  *
  * @example
  * ```ts
@@ -129,10 +140,16 @@ export class WorkerHealth {
     return { ...this.#get(id) };
   }
 
-  /** An answer arrived: the failure streak ends and the latency average moves. */
+  /**
+   * An answer arrived: the failure streak and any probation end, and the latency average
+   * moves. An ejected worker that answers (a last-resort pick) has recovered: it is taken
+   * back at once.
+   */
   recordSuccess(id: string, latencyMs: number): void {
     const state = this.#get(id);
     state.consecutiveFailures = 0;
+    state.probation = false;
+    if (this.#ejected.delete(id)) state.ejectedUntil = 0;
     state.lastSuccessAt = this.#now();
     state.latencyMs =
       state.latencyMs === undefined
@@ -147,9 +164,11 @@ export class WorkerHealth {
   recordFailure(id: string, workerCount: number): boolean {
     const state = this.#get(id);
     state.consecutiveFailures += 1;
-    if (state.consecutiveFailures < this.#threshold || this.isEjected(id)) return false;
-    if (this.ejectedCount() >= this.maxEjected(workerCount)) return false;
+    if (this.isEjected(id)) return false;
+    if (!state.probation && state.consecutiveFailures < this.#threshold) return false;
+    if (this.ejectedCount() >= this.maxEjected(workerCount) && !this.#releaseOne()) return false;
 
+    state.probation = false;
     state.ejections += 1;
     state.lastEjectionMs = Math.min(this.#baseMs * state.ejections, this.#maxMs);
     state.ejectedUntil = this.#now() + state.lastEjectionMs;
@@ -170,6 +189,7 @@ export class WorkerHealth {
     if (!state) return;
     state.ejectedUntil = 0;
     state.consecutiveFailures = 0;
+    state.probation = false;
     this.#ejected.delete(id);
   }
 
@@ -179,8 +199,11 @@ export class WorkerHealth {
     const state = this.#states.get(id);
     if (state && state.ejectedUntil > this.#now()) return true;
 
-    // The ejection is over (or the state was forgotten): take the worker back.
-    if (state) state.ejectedUntil = 0;
+    // The ejection is over (or the state was forgotten): take the worker back, on probation.
+    if (state) {
+      state.ejectedUntil = 0;
+      state.probation = true;
+    }
     this.#ejected.delete(id);
     return false;
   }
@@ -207,6 +230,27 @@ export class WorkerHealth {
     return Math.max(1, Math.floor(workerCount * this.#maxShare));
   }
 
+  /**
+   * Lets the ejected worker due back first return now, on probation, to make room under the
+   * cap. False when none is ejected. Without this, the workers left in rotation after an
+   * outage may all be dead while a recovered one waits out its ejection.
+   */
+  #releaseOne(): boolean {
+    let due: [string, MutableState] | undefined;
+    for (const id of this.#ejected) {
+      const state = this.#states.get(id);
+      if (!state) continue;
+      if (due === undefined || state.ejectedUntil < due[1].ejectedUntil) due = [id, state];
+    }
+    if (due === undefined) return false;
+
+    const [id, state] = due;
+    state.ejectedUntil = 0;
+    state.probation = true;
+    this.#ejected.delete(id);
+    return true;
+  }
+
   #get(id: string): MutableState {
     let state = this.#states.get(id);
     if (!state) {
@@ -218,6 +262,7 @@ export class WorkerHealth {
         holdUntil: 0,
         latencyMs: undefined,
         lastSuccessAt: -Infinity,
+        probation: false,
       };
       this.#states.set(id, state);
     }
