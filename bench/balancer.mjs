@@ -1,9 +1,11 @@
 // Balancer benchmark: cost per pick against round-robin, table builds, balance, disruption.
 // Run with `npm run bench:balancer` (builds first, then runs this file from dist/). It stops
 // by itself: every timing loop is bounded by a time budget, every data pass by a key count.
-// Prints a Markdown report and writes it to bench/results/balancer.md.
-import { writeFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+// Prints a Markdown report and writes it to bench/results/balancer.md, with the same numbers
+// in balancer.json for the charts. `--quick` (or BENCH_QUICK=1) scales everything down so
+// the suite can be smoke-tested; a quick run writes to bench/results/quick/ instead.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { fileURLToPath, URL } from 'node:url';
 import { cpus, loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { LoadTracker } from '../dist/balancer/load-tracker.js';
@@ -13,11 +15,14 @@ import { buildRing } from '../dist/balancer/ring.js';
 import { createPicker } from '../dist/balancer/registry.js';
 import { TableCache } from '../dist/balancer/table-cache.js';
 
-const PICK_BUDGET_MS = Number(process.env.BENCH_PICK_MS ?? 300);
-const DATA_KEYS = Number(process.env.BENCH_KEYS ?? 1_000_000);
+const QUICK = process.argv.includes('--quick') || process.env.BENCH_QUICK === '1';
+const PICK_BUDGET_MS = Number(process.env.BENCH_PICK_MS ?? (QUICK ? 20 : 300));
+const DATA_KEYS = Number(process.env.BENCH_KEYS ?? (QUICK ? 100_000 : 1_000_000));
 // Rendezvous hashes every key against every worker: its two disruption passes use a sample,
 // which keeps the run to a few minutes on two busy cores.
-const RENDEZVOUS_DISRUPTION_KEYS = Number(process.env.BENCH_RENDEZVOUS_KEYS ?? 200_000);
+const RENDEZVOUS_DISRUPTION_KEYS =
+  Number(process.env.BENCH_RENDEZVOUS_KEYS ?? (QUICK ? 10_000 : 200_000));
+const RESULTS_DIR = new URL(QUICK ? './results/quick/' : './results/', import.meta.url);
 const SIZES = [8, 64, 1024];
 const DATA_WORKERS = 100;
 
@@ -107,6 +112,14 @@ function pickCosts() {
   }
 
   const baseline = rows[0].ns;
+  json.pickCost = {
+    sizes: SIZES,
+    rows: rows.map((row) => ({
+      policy: row.label,
+      nsPerPick: row.ns,
+      ratioToRoundRobin: row.ns.map((ns, i) => ns / baseline[i]),
+    })),
+  };
   const header = `| policy | ${SIZES.map((s) => `${s} workers: ns/pick (× RR)`).join(' | ')} |`;
   const lines = [header, `|---|${SIZES.map(() => '---:').join('|')}|`];
   for (const row of rows) {
@@ -144,6 +157,8 @@ function tableBuilds() {
       times.push(performance.now() - started);
     }
     lines.push(`| ${name} | ${shape} | ${median(times).toFixed(1)} | ${table.byteLength} |`);
+    const bytes = table.byteLength;
+    json.tableBuilds.push({ table: name, shape, buildMs: median(times), bytes });
   }
   return lines.join('\n');
 }
@@ -181,6 +196,9 @@ function dataFigures() {
     const busiest = Math.max(...counts.values()) / mean;
     const quietest = Math.min(...counts.values()) / mean;
 
+    // A worker that got no key at all is missing from the map; count it as zero.
+    const perWorker = base.map((worker) => counts.get(worker.id) ?? 0);
+
     const sampleSize = policy === 'rendezvous' ? RENDEZVOUS_DISRUPTION_KEYS : DATA_KEYS;
     const sample = keys.slice(0, sampleSize);
     const sampleBefore = before.slice(0, sampleSize);
@@ -189,6 +207,18 @@ function dataFigures() {
     const removed = changedShare(sampleBefore, ownersWith(base.slice(1)));
     const added = changedShare(sampleBefore, ownersWith(set));
     const seconds = (performance.now() - started) / 1000;
+    json.balance.rows.push({
+      policy,
+      keysPerWorker: perWorker,
+      busiestOverMean: busiest,
+      quietestOverMean: quietest,
+      movedOnRemove: removed,
+      movedOnAdd: added,
+      idealOnRemove: 1 / DATA_WORKERS,
+      idealOnAdd: 1 / (DATA_WORKERS + 1),
+      disruptionKeys: sampleSize,
+      seconds,
+    });
 
     lines.push(
       `| ${policy} | ${busiest.toFixed(3)} | ${quietest.toFixed(3)} | ` +
@@ -200,6 +230,21 @@ function dataFigures() {
   }
   return lines.join('\n');
 }
+
+/** The same numbers as the Markdown, for the charts in bench/run.ts. */
+const json = {
+  benchmark: 'balancer',
+  quick: QUICK,
+  node: process.version,
+  cpus: cpus().length,
+  cpuModel: cpus()[0]?.model ?? 'unknown CPU',
+  loadAverageAtStart: loadavg(),
+  pickBudgetMs: PICK_BUDGET_MS,
+  pickCost: undefined,
+  tableBuilds: [],
+  balance: { workers: DATA_WORKERS, keys: DATA_KEYS, rows: [] },
+  totalSeconds: 0,
+};
 
 const started = performance.now();
 const sections = [
@@ -231,4 +276,10 @@ const sections = [
 
 const report = sections.join('\n');
 console.log(report);
-writeFileSync(fileURLToPath(import.meta.resolve('./results/balancer.md')), report);
+json.totalSeconds = (performance.now() - started) / 1000;
+mkdirSync(RESULTS_DIR, { recursive: true });
+writeFileSync(fileURLToPath(new URL('balancer.md', RESULTS_DIR)), report);
+writeFileSync(
+  fileURLToPath(new URL('balancer.json', RESULTS_DIR)),
+  `${JSON.stringify(json, null, 2)}\n`,
+);

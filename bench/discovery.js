@@ -1,6 +1,8 @@
 // Discovery benchmark: watch against polling, on the fake API server over real HTTPS on
 // 127.0.0.1. Run with `npm run bench:discovery`; it writes bench/results/discovery.md.
 // Numbers are from one machine and one run: compare rows within a run, not across runs.
+// The same numbers go to discovery.json for the charts. `--quick` (or BENCH_QUICK=1) makes
+// fewer changes and shorter idle windows, and writes to bench/results/quick/.
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,6 +17,8 @@ import {
 } from '../dist/index.js';
 import { FakeKubeApiServer, createTestPki, endpointSlice } from '../dist/testing/index.js';
 
+const quick = process.argv.includes('--quick') || process.env.BENCH_QUICK === '1';
+const resultsDir = new URL(quick ? './results/quick/' : './results/', import.meta.url);
 const namespace = 'bench';
 const labels = { app: 'query-worker' };
 const pki = await createTestPki();
@@ -53,6 +57,9 @@ function percentile(values, p) {
 }
 
 const ms = (value) => `${value.toFixed(1)} ms`;
+
+/** Progress on stderr, so a long run shows it is alive; the report goes to stdout. */
+const progress = (message) => process.stderr.write(`[bench:discovery] ${message}\n`);
 
 /** Time from a change on the server to a subscriber seeing it, over many changes. */
 async function changeLatency({ mode, changes, intervalMs, coalesceMs }) {
@@ -133,7 +140,7 @@ async function largeSet() {
   const heapMb = (process.memoryUsage().heapUsed - heapBefore) / 1024 / 1024;
 
   const applied = [];
-  for (let i = 0; i < 20; i += 1) {
+  for (let i = 0; i < largeChanges; i += 1) {
     const seen = new Promise((resolve) => {
       const stop = cache.subscribe(() => {
         stop();
@@ -152,7 +159,7 @@ async function largeSet() {
   const slices = [];
   for (let s = 0; s < 100; s += 1) slices.push(slice(`s-${s}`, 100, s * 100));
   const t1 = performance.now();
-  const rounds = 20;
+  const rounds = largeChanges;
   let previous = workersFromSlices(slices, { port: 7101 }).workers;
   for (let i = 0; i < rounds; i += 1) {
     slices[50].endpoints[i].conditions = { ready: false };
@@ -168,19 +175,31 @@ async function largeSet() {
   return { workers, syncMs, heapMb, applyMedian: percentile(applied, 50), computeMs };
 }
 
-const watchLatency = await changeLatency({ mode: 'watch', changes: 200, coalesceMs: 0 });
-const watchDefault = await changeLatency({ mode: 'watch', changes: 40, coalesceMs: 1000 });
+const largeChanges = quick ? 5 : 20;
+const fewChanges = quick ? 10 : 40;
+progress('change latency: watch, coalescing off');
+const watchLatency = await changeLatency({
+  mode: 'watch', changes: quick ? 40 : 200, coalesceMs: 0,
+});
+progress('change latency: watch, default coalescing');
+const watchDefault = await changeLatency({
+  mode: 'watch', changes: fewChanges, coalesceMs: 1000,
+});
 const pollInterval = 500;
+progress('change latency: polling');
 const pollLatency = await changeLatency({
-  mode: 'poll', changes: 40, intervalMs: pollInterval, coalesceMs: 0,
+  mode: 'poll', changes: fewChanges, intervalMs: pollInterval, coalesceMs: 0,
 });
 const removalsDefault = watchDefault.filter((_, i) => i % 2 === 0);
 const additionsDefault = watchDefault.filter((_, i) => i % 2 === 1);
 
-const scale = 0.005;
+const scale = quick ? 0.002 : 0.005;
+progress('idle requests: watch');
 const idleWatch = await idleRequests({ mode: 'watch', scale });
+progress('idle requests: polling');
 const idlePoll30 = await idleRequests({ mode: 'poll', scale, refreshIntervalMs: 30_000 });
 const idlePoll10 = await idleRequests({ mode: 'poll', scale, refreshIntervalMs: 10_000 });
+progress('10,000 endpoints');
 const large = await largeSet();
 
 const pollMedianAt30s = (percentile(pollLatency, 50) / pollInterval) * 30;
@@ -227,14 +246,43 @@ const lines = [
   `| workers held | ${large.workers} |`,
   `| first list and build (100 slices, 1 page of 500) | ${ms(large.syncMs)} |`,
   `| heap held by the cache and watch (after GC) | ${large.heapMb.toFixed(1)} MB |`,
-  `| one slice change, server to subscriber (median of 20) | ${ms(large.applyMedian)} |`,
+  `| one slice change, server to subscriber (median of ${largeChanges}) | ` +
+    `${ms(large.applyMedian)} |`,
   `| rebuild workers from all slices + diff, pure compute | ${ms(large.computeMs)} |`,
   '',
   'Each event rebuilds the worker set from every slice (simple and obviously right); at ' +
     '10,000 endpoints that is the cost per event above.',
   '',
 ];
-await mkdir(new URL('./results/', import.meta.url), { recursive: true });
-await writeFile(new URL('./results/discovery.md', import.meta.url), lines.join('\n'));
+const latencyJson = (mode, values) => ({
+  mode,
+  changes: values.length,
+  medianMs: percentile(values, 50),
+  p99Ms: percentile(values, 99),
+});
+const json = {
+  benchmark: 'discovery',
+  quick,
+  node: process.version,
+  date: new Date().toISOString(),
+  changeLatency: [
+    latencyJson('watch, coalescing off', watchLatency),
+    latencyJson('watch, default 1 s coalescing: removals / not-ready', removalsDefault),
+    latencyJson('watch, default 1 s coalescing: additions', additionsDefault),
+    latencyJson(`poll every ${pollInterval} ms (scaled)`, pollLatency),
+  ],
+  pollIntervalMs: pollInterval,
+  pollMedianAt30sDefaultMs: pollMedianAt30s * 1000,
+  idleRequests: {
+    scale,
+    watch: idleWatch,
+    poll30s: idlePoll30,
+    poll10s: idlePoll10,
+  },
+  largeSet: { ...large, changes: largeChanges },
+};
+await mkdir(resultsDir, { recursive: true });
+await writeFile(new URL('discovery.md', resultsDir), lines.join('\n'));
+await writeFile(new URL('discovery.json', resultsDir), `${JSON.stringify(json, null, 2)}\n`);
 console.log(lines.join('\n'));
 await rm(dir, { recursive: true, force: true });

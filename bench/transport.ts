@@ -6,6 +6,9 @@
 // worker driven by a simple loop, and against undici's BalancedPool, at several concurrency
 // levels, interleaved and repeated. Part 2: time to finish a fan-out when one worker of eight
 // is killed (SIGKILL) or frozen (SIGSTOP) part-way, with and without hedging.
+//
+// Writes transport.md and the same numbers as transport.json. `--quick` (or BENCH_QUICK=1)
+// runs fewer, smaller rounds and writes to bench/results/quick/, to smoke-test the suite.
 import { mkdir, writeFile } from 'node:fs/promises';
 import { availableParallelism, cpus, loadavg } from 'node:os';
 import { BalancedPool, Pool } from 'undici';
@@ -19,14 +22,19 @@ import {
 } from 'lakerunner-discovery';
 import { spawnFakeWorker, type FakeWorkerProcess } from 'lakerunner-discovery/testing';
 
+const quick = process.argv.includes('--quick') || process.env['BENCH_QUICK'] === '1';
 const concurrencies = [16, 64, 256];
-const requestsPerRun = 3_000;
-const repeats = 5;
-const killFragments = 3_000;
-const killRepeats = 3;
+const requestsPerRun = quick ? 600 : 3_000;
+const repeats = quick ? 2 : 5;
+const killFragments = quick ? 600 : 3_000;
+const killRepeats = quick ? 1 : 3;
 const hardLimitMs = 240_000;
-const resultsFile = new URL('./results/transport.md', import.meta.url);
+const resultsDir = new URL(quick ? './results/quick/' : './results/', import.meta.url);
+const resultsFile = new URL('transport.md', resultsDir);
 const print = (line = ''): void => void process.stdout.write(`${line}\n`);
+
+// Progress goes to stderr so that stdout carries only the report.
+const progress = (line: string): void => void process.stderr.write(`[bench:transport] ${line}\n`);
 
 // The benchmark must stop by itself whatever happens.
 const guard = setTimeout(() => {
@@ -175,13 +183,71 @@ function median(values: number[]): number {
     : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
 }
 
-function spread(values: number[], digits = 0): string {
-  const min = Math.min(...values).toFixed(digits);
-  const max = Math.max(...values).toFixed(digits);
-  return `${median(values).toFixed(digits)} (${min}–${max})`;
+/** Median, range and every run, as the JSON results keep them. */
+interface Spread {
+  readonly median: number;
+  readonly min: number;
+  readonly max: number;
+  readonly runs: number[];
 }
 
-async function throughput(): Promise<string[]> {
+function spreadOf(values: number[]): Spread {
+  const [min, max] = [Math.min(...values), Math.max(...values)];
+  return { median: median(values), min, max, runs: values };
+}
+
+function spread(values: number[], digits = 0): string {
+  const { median: middle, min, max } = spreadOf(values);
+  return `${middle.toFixed(digits)} (${min.toFixed(digits)}–${max.toFixed(digits)})`;
+}
+
+interface ThroughputJson {
+  readonly concurrencies: number[];
+  readonly requestsPerRun: number;
+  readonly repeats: number;
+  readonly clients: Array<{
+    readonly name: string;
+    readonly levels: Array<{
+      readonly concurrency: number;
+      readonly requestsPerSecond: Spread;
+      readonly p50Ms: Spread;
+      readonly p99Ms: Spread;
+      readonly failures: number;
+    }>;
+  }>;
+}
+
+const dispatcherName = 'FragmentDispatcher.fanOut';
+
+/**
+ * The dispatcher against each loop client, repeat by repeat: the runs of one repeat are
+ * interleaved, so their ratio cancels much of the drift a shared machine adds.
+ */
+function ratioRows(results: Map<string, RunResult[]>, others: string[]): string[] {
+  const rows = [
+    `| ${dispatcherName} against | concurrency | requests/s ratio | p99 ratio |`,
+    '|---|---:|---:|---:|',
+  ];
+  for (const other of others) {
+    for (const concurrency of concurrencies) {
+      const ours = results.get(`${dispatcherName}|${concurrency}`) ?? [];
+      const theirs = results.get(`${other}|${concurrency}`) ?? [];
+      const paired = ours.map((run, i) => [run, theirs[i] ?? run] as const);
+      const rate = paired.map(([mine, other]) => mine.requestsPerSecond / other.requestsPerSecond);
+      const p99 = paired.map(([mine, other]) => mine.p99 / other.p99);
+      rows.push(`| ${other} | ${concurrency} | ${spread(rate, 2)} | ${spread(p99, 2)} |`);
+    }
+  }
+  return rows;
+}
+
+interface ThroughputResult {
+  readonly rows: string[];
+  readonly ratios: string[];
+  readonly json: ThroughputJson;
+}
+
+async function throughput(): Promise<ThroughputResult> {
   const children = await Promise.all(
     [0, 1, 2, 3].map((i) => spawnFakeWorker({ name: `bench-${i}` })),
   );
@@ -190,7 +256,7 @@ async function throughput(): Promise<string[]> {
   const contenders: Array<[string, { run: Contender; close: () => Promise<void> }]> = [
     ['undici Pool per worker (loop)', plainPools(origins)],
     ['undici BalancedPool (loop)', balancedPool(origins)],
-    ['FragmentDispatcher.fanOut', await fanOutContender(workers)],
+    [dispatcherName, await fanOutContender(workers)],
   ];
   const results = new Map<string, RunResult[]>();
 
@@ -199,6 +265,7 @@ async function throughput(): Promise<string[]> {
     for (const [, contender] of contenders) {
       for (const concurrency of concurrencies) await contender.run(concurrency);
     }
+    progress('throughput warm-up done');
 
     for (let repeat = 0; repeat < repeats; repeat += 1) {
       for (const concurrency of concurrencies) {
@@ -213,7 +280,7 @@ async function throughput(): Promise<string[]> {
           results.set(key, [...(results.get(key) ?? []), result]);
         }
       }
-      print(`  throughput repeat ${repeat + 1}/${repeats} done`);
+      progress(`throughput repeat ${repeat + 1}/${repeats} done`);
     }
   } finally {
     for (const [, contender] of contenders) await contender.close();
@@ -234,7 +301,28 @@ async function throughput(): Promise<string[]> {
       );
     }
   }
-  return rows;
+
+  const names = contenders.map(([name]) => name);
+  const json: ThroughputJson = {
+    concurrencies,
+    requestsPerRun,
+    repeats,
+    clients: names.map((name) => ({
+      name,
+      levels: concurrencies.map((concurrency) => {
+        const runs = results.get(`${name}|${concurrency}`) ?? [];
+        return {
+          concurrency,
+          requestsPerSecond: spreadOf(runs.map((r) => r.requestsPerSecond)),
+          p50Ms: spreadOf(runs.map((r) => r.p50)),
+          p99Ms: spreadOf(runs.map((r) => r.p99)),
+          failures: runs.reduce((sum, r) => sum + r.failures, 0),
+        };
+      }),
+    })),
+  };
+  const ratios = ratioRows(results, names.filter((name) => name !== dispatcherName));
+  return { rows, ratios, json };
 }
 
 type Fault = 'none' | 'SIGKILL' | 'SIGSTOP';
@@ -269,7 +357,15 @@ async function faultRun(fault: Fault, hedgeAfterMs: number | undefined) {
   }
 }
 
-async function faults(): Promise<string[]> {
+interface FaultJson {
+  readonly fault: Fault;
+  readonly hedgeAfterMs: number | null;
+  readonly finishMs: Spread;
+  readonly outcomes: number[];
+  readonly failed: number[];
+}
+
+async function faults(): Promise<{ rows: string[]; json: FaultJson[] }> {
   const cases: Array<[Fault, number | undefined]> = [
     ['none', undefined],
     ['SIGKILL', undefined],
@@ -283,15 +379,23 @@ async function faults(): Promise<string[]> {
       const key = `${fault}|${hedge ?? 'off'}`;
       results.set(key, [...(results.get(key) ?? []), await faultRun(fault, hedge)]);
     }
-    print(`  fault repeat ${repeat + 1}/${killRepeats} done`);
+    progress(`fault repeat ${repeat + 1}/${killRepeats} done`);
   }
 
   const rows = [
     '| one worker of eight | hedging | time to finish, ms | outcomes | failed |',
     '|---|---|---:|---:|---:|',
   ];
+  const json: FaultJson[] = [];
   for (const [fault, hedge] of cases) {
     const runs = results.get(`${fault}|${hedge ?? 'off'}`) ?? [];
+    json.push({
+      fault,
+      hedgeAfterMs: hedge ?? null,
+      finishMs: spreadOf(runs.map((r) => r.seconds * 1000)),
+      outcomes: runs.map((r) => r.done),
+      failed: runs.map((r) => r.failed),
+    });
     const label = {
       none: 'none (baseline)',
       SIGKILL: 'killed (SIGKILL)',
@@ -303,15 +407,17 @@ async function faults(): Promise<string[]> {
         `${runs.map((r) => r.done).join(', ')} | ${runs.map((r) => r.failed).join(', ')} |`,
     );
   }
-  return rows;
+  return { rows, json };
 }
 
 const startedAt = performance.now();
 const loadBefore = loadavg()[0] ?? 0;
 print('transport benchmark: fake workers in child processes on 127.0.0.1');
-const throughputRows = await throughput();
-const faultRows = await faults();
-const elapsed = ((performance.now() - startedAt) / 1000).toFixed(0);
+const measured = await throughput();
+const faulted = await faults();
+const seconds = (performance.now() - startedAt) / 1000;
+const elapsed = seconds.toFixed(0);
+const loadAfter = loadavg()[0] ?? 0;
 
 const report = [
   '# Transport benchmark',
@@ -319,7 +425,7 @@ const report = [
   `Run with \`npm run bench:transport\` on Node ${process.version}, ` +
     `${availableParallelism()} cores (${cpus()[0]?.model ?? 'unknown CPU'}), ${elapsed} s. ` +
     `Load average (1 min) ${loadBefore.toFixed(1)} before and ` +
-    `${(loadavg()[0] ?? 0).toFixed(1)} after: the machine is shared, so compare rows within ` +
+    `${loadAfter.toFixed(1)} after: the machine is shared, so compare rows within ` +
     'this run only, and read the ranges.',
   '',
   '## Throughput and latency',
@@ -329,7 +435,13 @@ const report = [
     '(min–max) in brackets, after one warm-up run per client and level. Latency is from ' +
     'sending a request to having its whole body. All clients allow 64 connections per worker.',
   '',
-  ...throughputRows,
+  ...measured.rows,
+  '',
+  `${dispatcherName} against each loop client: in each repeat the three ran back to back at ` +
+    'the same level, so the ratio is taken within a repeat; median and range over the ' +
+    'repeats. Above 1 is more requests per second, or a longer p99.',
+  '',
+  ...measured.ratios,
   '',
   '## One worker of eight lost part-way',
   '',
@@ -338,12 +450,25 @@ const report = [
     'refused) or frozen with SIGSTOP (connections accepted, never answered). Attempt timeout ' +
     `2 s. Median and range of ${killRepeats} runs; outcomes and failures per run.`,
   '',
-  ...faultRows,
+  ...faulted.rows,
   '',
 ].join('\n');
 
 print();
 print(report);
-await mkdir(new URL('./results/', import.meta.url), { recursive: true });
+const json = {
+  benchmark: 'transport',
+  quick,
+  node: process.version,
+  cores: availableParallelism(),
+  cpuModel: cpus()[0]?.model ?? 'unknown CPU',
+  loadAverageBefore: loadBefore,
+  loadAverageAfter: loadAfter,
+  seconds,
+  throughput: measured.json,
+  faults: faulted.json,
+};
+await mkdir(resultsDir, { recursive: true });
 await writeFile(resultsFile, report);
+await writeFile(new URL('transport.json', resultsDir), `${JSON.stringify(json, null, 2)}\n`);
 print(`written to ${resultsFile.pathname}`);
