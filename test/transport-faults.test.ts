@@ -458,7 +458,11 @@ describe('hedging and health', () => {
     const outcomes = await dispatcher.fanOut(many(8, { key }), { concurrency: 1 });
 
     expect(outcomes.every((outcome) => outcome.ok)).toBe(true);
-    const lost = outcomes.flatMap((o) => o.attempts).filter((a) => a.result === 'hedge-lost');
+    // Only the hanging worker's losses count: on a loaded machine a hedge can itself be slow
+    // enough to draw a third attempt, and then lose to it.
+    const lost = outcomes
+      .flatMap((o) => o.attempts)
+      .filter((a) => a.result === 'hedge-lost' && a.worker.id === 'w0');
     expect(lost).toHaveLength(5);
     expect(dispatcher.health.isEjected('w0')).toBe(true);
     expect(outcomes.slice(5).every((outcome) => outcome.attempts.length === 1)).toBe(true);
