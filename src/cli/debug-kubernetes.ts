@@ -9,6 +9,7 @@ import {
 import { kubernetesVariables } from '../discovery/kubernetes-settings.js';
 import { workerAddress } from '../discovery/worker.js';
 import { ConfigError, DiscoveryError } from '../errors.js';
+import { addressPolicyFlags, addressPolicyFromFlags, addressPolicyHelp } from './address-flags.js';
 import { explainNoWorkers, rbacRoleSnippet } from './explain.js';
 import { cliLogger, logLevelHelp } from './logger.js';
 import { watchChanges, watchHelp } from './watch-changes.js';
@@ -28,7 +29,7 @@ Flags (each defaults to its environment variable):
   --selector-target=WHAT          what the selector matches (WORKER_SELECTOR_TARGET):
                                   endpointslices (default; slices carry their Service's
                                   labels) or services (Services' labels, then their slices)
-  --output=text|json              report format (default text)
+${addressPolicyHelp}  --output=text|json              report format (default text)
 ${watchHelp}${logLevelHelp}  -h, --help                      show this help
 
 Cluster access: the kubeconfig named by KUBECONFIG (or ~/.kube/config), else the pod's
@@ -63,6 +64,7 @@ export async function debugKubernetesDiscovery(args: string[], io: CliIo): Promi
       output: { type: 'string', default: 'text' },
       'log-level': { type: 'string' },
       watch: { type: 'boolean' },
+      ...addressPolicyFlags,
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -86,6 +88,7 @@ export async function debugKubernetesDiscovery(args: string[], io: CliIo): Promi
     port: values['query-worker-port'],
     selectorTarget: selectorTargetFlag(values['selector-target']),
     settingNames: flagNames,
+    addressPolicy: addressPolicyFromFlags(values, io.env),
   });
   const { settings } = discovery;
 
@@ -123,6 +126,7 @@ export async function debugKubernetesDiscovery(args: string[], io: CliIo): Promi
       selectorTarget: discovery.selectorTarget,
       ...(discovery.compatibility === undefined ? {} : { compatibility: discovery.compatibility }),
       server: discovery.server,
+      addressPolicy: discovery.addressPolicy,
       workers,
       report,
     };
@@ -141,7 +145,11 @@ export async function debugKubernetesDiscovery(args: string[], io: CliIo): Promi
       ({ names }) => names,
       () => undefined,
     );
-    const context = { selectorTarget: discovery.selectorTarget, matchingServices };
+    const context = {
+      selectorTarget: discovery.selectorTarget,
+      matchingServices,
+      addressPolicy: discovery.addressPolicy,
+    };
     lines.push('', ...explainNoWorkers(settings, report, context));
   }
   io.stdout(`${lines.join('\n')}\n`);

@@ -75,6 +75,8 @@ export function toDiscoveryError(
   if (callerSignal?.aborted) {
     return new AbortedError('Kubernetes discovery was aborted', { cause: callerSignal.reason });
   }
+  // Already typed by our own code (a bound exceeded, say): keep its reason and message.
+  if (error instanceof DiscoveryError) return error;
   const where = `${context.resource} in namespace "${context.namespace}" at ${context.server}`;
 
   if (error instanceof ApiException) return fromStatus(error, context, where);

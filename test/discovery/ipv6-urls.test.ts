@@ -1,3 +1,4 @@
+import { createAddressPolicy } from '../../src/discovery/address-policy.js';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -102,6 +103,8 @@ describe('URLs built from addresses (acceptance 5)', () => {
         QUERY_WORKER_PORT: '7101' },
       addressTypes: ['IPv6'],
       portName: 'query',
+      // The fake worker listens on [::1], which a real cluster never lists.
+      addressPolicy: createAddressPolicy({ allowLoopback: true }),
     });
     const cache = new WorkerCache(discovery, { watch: false });
     cleanups.push(() => cache.close());
