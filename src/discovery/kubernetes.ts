@@ -123,6 +123,11 @@ export interface KubernetesDiscoveryOptions extends KubernetesSettingsInput {
    * same bound. Default 100,000.
    */
   readonly maxEndpoints?: number | undefined;
+  /**
+   * The longest watch event line read, in characters; a longer one ends the watch with a
+   * `too-large` error and a re-list. Default 4 Mi (`defaultMaxWatchLineLength`).
+   */
+  readonly maxWatchLineLength?: number | undefined;
   /** Timings of the list-then-watch loop behind {@link KubernetesWorkerDiscovery.watch}. */
   readonly watch?: Partial<WatchTimings> | undefined;
   /** Jitter source in [0, 1), injectable for tests. Default `Math.random`. */
@@ -401,6 +406,7 @@ export class KubernetesWorkerDiscovery implements WorkerDiscovery {
       },
       connectTimeoutMs: this.#requestTimeoutMs,
       idleTimeoutMs: options.idleTimeoutMs,
+      maxLineLength: this.#options.maxWatchLineLength,
       signal: options.signal,
       context: this.#context('endpointslices', 'discovery.k8s.io'),
       onOpen: options.onOpen,

@@ -6,7 +6,7 @@ import {
 } from '@kubernetes/client-node';
 import { fetch } from 'undici';
 import { DiscoveryError, type AbortedError } from '../errors.js';
-import { toDiscoveryError, type ApiCallContext } from './kubernetes-errors.js';
+import { redactCredentials, toDiscoveryError, type ApiCallContext } from './kubernetes-errors.js';
 
 /** The event types a Kubernetes watch stream carries. */
 export type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK';
@@ -226,6 +226,7 @@ async function readLines<T>(
       const line = buffered.slice(0, newline).trim();
       buffered = buffered.slice(newline + 1);
       if (line === '') continue;
+      if (line.length > maxLineLength) return lineTooLong(maxLineLength, request.context);
 
       const end = handleLine(line, request);
       if (end !== undefined) return end;
@@ -270,7 +271,9 @@ function statusEnd(
   const code = typeof object?.code === 'number' ? object.code : 500;
   if (code === 410) return { kind: 'gone' };
 
-  const said = typeof object?.message === 'string' ? `: ${object.message.slice(0, 300)}` : '';
+  const said = typeof object?.message === 'string'
+    ? `: ${redactCredentials(object.message.slice(0, 300))}`
+    : '';
   return {
     kind: 'failed',
     error: new DiscoveryError(
