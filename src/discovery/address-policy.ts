@@ -130,6 +130,12 @@ export function createAddressPolicy(options: AddressPolicyOptions = {}): Address
 /**
  * The variable that holds the allow-list of worker CIDR ranges, comma-separated, for
  * Kubernetes and ECS discovery alike: `WORKER_ALLOWED_CIDRS=10.244.0.0/16,fd00:10:244::/56`.
+ *
+ * @example
+ * ```ts
+ * const env = { ...process.env, [allowedCidrsVariable]: '10.244.0.0/16' };
+ * const discovery = new KubernetesWorkerDiscovery({ env });
+ * ```
  */
 export const allowedCidrsVariable = 'WORKER_ALLOWED_CIDRS';
 
@@ -155,7 +161,15 @@ export function addressPolicyFromEnv(
   return createAddressPolicy({ allowLoopback: options.allowLoopback, allowedCidrs: listed });
 }
 
-/** Splits a comma-separated list of ranges; blank means not set. */
+/**
+ * Splits a comma-separated list of ranges; blank means not set.
+ *
+ * @example
+ * ```ts
+ * splitCidrs(' 10.0.0.0/8, fd00::/8 '); // ['10.0.0.0/8', 'fd00::/8']
+ * splitCidrs('');                      // undefined
+ * ```
+ */
 export function splitCidrs(text: string | undefined): string[] | undefined {
   if (text === undefined || text.trim() === '') return undefined;
   return text.split(',').map((range) => range.trim()).filter((range) => range !== '');

@@ -74,6 +74,11 @@ interface RawEvent {
 /**
  * The default longest watch line: 4 Mi characters. etcd stores objects of at most 1.5 MiB, so
  * a real event line is far shorter.
+ *
+ * @example
+ * ```ts
+ * new KubernetesWorkerDiscovery({ maxWatchLineLength: defaultMaxWatchLineLength * 2 });
+ * ```
  */
 export const defaultMaxWatchLineLength = 4 * 1024 * 1024;
 

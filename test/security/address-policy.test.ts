@@ -4,12 +4,15 @@ import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { runCli } from '../../src/cli/run.js';
 import { WorkerCache } from '../../src/discovery/cache.js';
 import { createAddressPolicy } from '../../src/discovery/address-policy.js';
+import { EcsWorkerDiscovery } from '../../src/discovery/ecs.js';
+import { ecsOptionsFromEnv } from '../../src/discovery/ecs-settings.js';
 import { workersFromSlices, type EndpointSliceLike } from '../../src/discovery/endpoint-slices.js';
 import {
   KubernetesWorkerDiscovery,
   type KubernetesDiscoveryOptions,
 } from '../../src/discovery/kubernetes.js';
 import { ConfigError } from '../../src/errors.js';
+import { FakeEcs } from '../../src/testing/fake-ecs.js';
 import { endpointSlice, FakeKubeApiServer } from '../../src/testing/fake-kube-api.js';
 import { createTestPki, type TestPki } from '../../src/testing/test-ca.js';
 import {
@@ -204,5 +207,61 @@ describe('Kubernetes discovery and the address policy', () => {
     const bad = await run('--allowed-cidrs=10.0.0.0/8,nonsense');
     expect(bad.status).toBe(2);
     expect(bad.stderr).toContain('--allowed-cidrs has "nonsense"');
+  });
+});
+
+describe('ECS discovery and the address policy', () => {
+  let fake: FakeEcs;
+  let endpoint: string;
+  const open: EcsWorkerDiscovery[] = [];
+  const cluster = 'lakerunner';
+  const service = 'query-worker';
+
+  beforeEach(async () => {
+    // The SDK must talk only to the fake: explicit endpoint, region and static keys below.
+    process.env.AWS_EC2_METADATA_DISABLED = 'true';
+    fake = new FakeEcs();
+    endpoint = await fake.listen();
+  });
+
+  afterEach(async () => {
+    await Promise.all(open.splice(0).map((discovery) => discovery.close()));
+    await fake.close();
+  });
+
+  function ecs(env: Record<string, string>, logger = recordingLogger()) {
+    const options = ecsOptionsFromEnv({
+      ECS_WORKER_CLUSTER_NAME: cluster, ECS_WORKER_SERVICE_NAME: service,
+      QUERY_WORKER_PORT: '7101', ...env,
+    }, {
+      endpoint, region: 'us-east-1', logger,
+      credentials: { accessKeyId: 'AKIDFAKEECSTEST', secretAccessKey: 'fake-secret' },
+    });
+    const created = new EcsWorkerDiscovery(options);
+    open.push(created);
+    return created;
+  }
+
+  it('logs each refused task address once across polls', async () => {
+    fake.setTasks(cluster, service, [{ ip: '169.254.169.254' }, { ip: '10.0.0.1' }]);
+    const logger = recordingLogger();
+    const source = ecs({}, logger);
+
+    for (let poll = 0; poll < 3; poll += 1) expect(await source.getWorkers()).toHaveLength(1);
+
+    const refusedLines = logger.lines.filter((line) => line.fields.address !== undefined);
+    expect(refusedLines.map((line) => line.fields)).toEqual([
+      { source: 'ecs', address: '169.254.169.254', reason: 'link-local' },
+    ]);
+  });
+
+  it('reads WORKER_ALLOWED_CIDRS like Kubernetes discovery does', async () => {
+    fake.setTasks(cluster, service, [{ ip: '10.0.0.1' }, { ip: '10.9.0.1' }]);
+    const source = ecs({ WORKER_ALLOWED_CIDRS: '10.0.0.0/16' });
+
+    expect((await source.getWorkers()).map((worker) => worker.ip)).toEqual(['10.0.0.1']);
+    expect(source.lastReport()?.refusals).toEqual({ 'not-allowed': 1 });
+    expect(() => ecs({ WORKER_ALLOWED_CIDRS: '10.0.0.0' }))
+      .toThrow('WORKER_ALLOWED_CIDRS has "10.0.0.0"');
   });
 });

@@ -3,6 +3,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { inspect } from 'node:util';
 import { KubeConfig } from '@kubernetes/client-node';
+import * as promClient from 'prom-client';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { runCli } from '../../src/cli/run.js';
 import { WorkerCache } from '../../src/discovery/cache.js';
@@ -11,7 +12,11 @@ import {
   type KubernetesDiscoveryOptions,
 } from '../../src/discovery/kubernetes.js';
 import { redactCredentials } from '../../src/discovery/kubernetes-errors.js';
+import { instrumentPrometheus } from '../../src/observability/prometheus.js';
 import { FakeKubeApiServer } from '../../src/testing/fake-kube-api.js';
+import { FakeWorker } from '../../src/testing/fake-worker.js';
+import { FragmentDispatcher } from '../../src/transport/dispatcher.js';
+import { listCache, rotatingPicker } from '../helpers/workers.js';
 import { createTestPki, type TestPki } from '../../src/testing/test-ca.js';
 import {
   fastWatch,
@@ -230,5 +235,39 @@ describe('redactCredentials', () => {
     expect(redactCredentials('{"token": "s3cr3t", "password":hunter2}')).toBe(
       '{"token": "[redacted]", "password":[redacted]}');
     expect(redactCredentials('pods "x" is forbidden')).toBe('pods "x" is forbidden');
+  });
+});
+
+describe('credentials stay out of metrics', () => {
+  const stops: Array<() => unknown> = [];
+  afterEach(async () => {
+    for (const stop of stops.splice(0).reverse()) await stop();
+  });
+
+  it('no label or value holds a token from discovery or from fragment headers', async () => {
+    const registry = new promClient.Registry();
+    stops.push(instrumentPrometheus(promClient, { registry }));
+    const stale = discovery(await kubeconfig(`${canary}-stale`));
+    const failing = new WorkerCache(stale, { coalesceMs: 0, readyTimeoutMs: 300 });
+    stops.push(() => failing.close());
+    await failing.ready().catch(() => undefined);
+
+    const worker = await FakeWorker.start({
+      name: 'w1',
+      handler: (request) => ({ status: request.headers.authorization ? 401 : 200 }),
+    });
+    stops.push(() => worker.stop());
+    const source = await listCache([worker.worker()]);
+    stops.push(() => source.cache.close());
+    const dispatcher = new FragmentDispatcher(source.cache, { picker: rotatingPicker });
+    stops.push(() => dispatcher.close());
+    const outcome = await dispatcher.dispatch({ path: '/f', body: 'x',
+      headers: { authorization: `Bearer ${canary}` } });
+    expect(outcome.ok && outcome.status).toBe(401);
+
+    const text = await registry.metrics();
+    expect(text).toContain('lakerunner_discovery_errors_total');
+    seen.push(text);
+    expectNoSecrets();
   });
 });
