@@ -218,6 +218,11 @@ function slicePort(
  * ready if any copy is ready, at the preferred family's address when both are usable. Workers
  * come back sorted by address.
  *
+ * Slices are written by whoever may write them, not only by the EndpointSlice controller, so
+ * each address passes `options.addressPolicy` (loopback, link-local, multicast, broadcast and
+ * unspecified refused by default) and a named port must be 1-65535; what fails is counted in
+ * the report, and refused addresses are listed in `refused` for logging.
+ *
  * @example
  * ```ts
  * const { workers, report } = workersFromSlices(slices, { port: 7101 });

@@ -1,7 +1,7 @@
-import { createAddressPolicy } from '../../src/discovery/address-policy.js';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { createAddressPolicy } from '../../src/discovery/address-policy.js';
 import { createPicker } from '../../src/balancer/registry.js';
 import { WorkerCache } from '../../src/discovery/cache.js';
 import { loadKubeConfig } from '../../src/discovery/kube-config.js';
