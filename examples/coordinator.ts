@@ -4,6 +4,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
+  createAddressPolicy,
   createPicker,
   FragmentDispatcher,
   KubernetesWorkerDiscovery,
@@ -30,6 +31,9 @@ const discovery = new KubernetesWorkerDiscovery({
   namespace: 'lake',
   labelSelector: 'app=query-worker',
   port: workers[0]!.port,
+  // Only because the fakes listen on 127.0.0.x: real clusters never list loopback, and
+  // discovery refuses it unless told otherwise.
+  addressPolicy: createAddressPolicy({ allowLoopback: true }),
 });
 // (On Node 24 `await using` can replace the try/finally; Node 22 lacks that syntax.)
 const cache = new WorkerCache(discovery);

@@ -6,6 +6,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
+  createAddressPolicy,
   createPicker,
   FragmentDispatcher,
   KubernetesWorkerDiscovery,
@@ -130,6 +131,9 @@ const discovery = new KubernetesWorkerDiscovery({
   namespace,
   labelSelector: 'app.kubernetes.io/component=query-worker',
   port: workers[0]!.port,
+  // The fake workers listen on 127.0.0.1-4; real clusters never list loopback, so discovery
+  // refuses it unless a demo or a test says so.
+  addressPolicy: createAddressPolicy({ allowLoopback: true }),
 });
 const cache = new WorkerCache(discovery, { refreshIntervalMs: 500, minRefreshGapMs: 100 });
 const dispatcher = new FragmentDispatcher(cache, {

@@ -49,6 +49,7 @@ export type DiscoveryFailure =
   | 'timeout'
   | 'unreachable'
   | 'malformed'
+  | 'too-large'
   | 'aborted'
   | 'unavailable';
 

@@ -195,3 +195,11 @@ export { defaultRetryStatuses } from './transport/classify.js';
 export { urlHost, hostPort, originOf, type OriginOptions } from './discovery/urls.js';
 export { compatibilityVariable } from './discovery/kubernetes.js';
 export type { DiscoveryCompatibility } from './discovery/endpoint-slices.js';
+export {
+  addressPolicyFromEnv,
+  allowedCidrsVariable,
+  splitCidrs,
+} from './discovery/address-policy.js';
+export { redactCredentials } from './discovery/kubernetes-errors.js';
+export { defaultMaxWatchLineLength } from './discovery/watch-stream.js';
+export type { WorkerTlsOptions } from './transport/dispatcher.js';

@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import { addressPolicyFlags, addressPolicyFromFlags, addressPolicyHelp } from './address-flags.js';
 import { parsePort, parsePositiveInteger } from '../config.js';
 import { EcsWorkerDiscovery, type EcsDiscoveryReport } from '../discovery/ecs.js';
 import { ecsOptionsFromEnv, type EcsSettingBlame } from '../discovery/ecs-settings.js';
@@ -33,7 +34,7 @@ Flags (each defaults to its environment variable):
   --region=REGION                 AWS region (AWS_REGION, AWS_DEFAULT_REGION)
   --endpoint-url=URL              ECS endpoint override (AWS_ENDPOINT_URL_ECS,
                                   AWS_ENDPOINT_URL)
-  --output=text|json              report format (default text)
+${addressPolicyHelp}  --output=text|json              report format (default text)
 ${logLevelHelp}  -h, --help                      show this help
 
 AWS access: the SDK's standard credential chain (environment keys, AWS_PROFILE and
@@ -76,6 +77,7 @@ export async function debugEcsDiscovery(args: string[], io: CliIo): Promise<numb
       region: { type: 'string' },
       'endpoint-url': { type: 'string' },
       ...commonFlags,
+      ...addressPolicyFlags,
     },
     strict: true,
     allowPositionals: false,
@@ -99,6 +101,7 @@ export async function debugEcsDiscovery(args: string[], io: CliIo): Promise<numb
     ),
     region: values.region,
     endpoint: values['endpoint-url'],
+    addressPolicy: addressPolicyFromFlags(values, io.env),
     logger,
   }, flagNames);
   const discovery = new EcsWorkerDiscovery(options);

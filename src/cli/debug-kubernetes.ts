@@ -9,6 +9,7 @@ import {
 import { kubernetesVariables } from '../discovery/kubernetes-settings.js';
 import { workerAddress } from '../discovery/worker.js';
 import { ConfigError, DiscoveryError } from '../errors.js';
+import { addressPolicyFlags, addressPolicyFromFlags, addressPolicyHelp } from './address-flags.js';
 import { explainNoWorkers, rbacRoleSnippet } from './explain.js';
 import { commonFlags, outputFormat } from './common-flags.js';
 import { cliLogger, logLevelHelp } from './logger.js';
@@ -29,7 +30,7 @@ Flags (each defaults to its environment variable):
   --selector-target=WHAT          what the selector matches (WORKER_SELECTOR_TARGET):
                                   endpointslices (default; slices carry their Service's
                                   labels) or services (Services' labels, then their slices)
-  --output=text|json              report format (default text)
+${addressPolicyHelp}  --output=text|json              report format (default text)
 ${watchHelp}${logLevelHelp}  -h, --help                      show this help
 
 Cluster access: the kubeconfig named by KUBECONFIG (or ~/.kube/config), else the pod's
@@ -63,6 +64,7 @@ export async function debugKubernetesDiscovery(args: string[], io: CliIo): Promi
       'selector-target': { type: 'string' },
       ...commonFlags,
       watch: { type: 'boolean' },
+      ...addressPolicyFlags,
     },
     strict: true,
     allowPositionals: false,
@@ -82,6 +84,7 @@ export async function debugKubernetesDiscovery(args: string[], io: CliIo): Promi
     port: values['query-worker-port'],
     selectorTarget: selectorTargetFlag(values['selector-target']),
     settingNames: flagNames,
+    addressPolicy: addressPolicyFromFlags(values, io.env),
   });
   const { settings } = discovery;
 
@@ -119,6 +122,7 @@ export async function debugKubernetesDiscovery(args: string[], io: CliIo): Promi
       selectorTarget: discovery.selectorTarget,
       ...(discovery.compatibility === undefined ? {} : { compatibility: discovery.compatibility }),
       server: discovery.server,
+      addressPolicy: discovery.addressPolicy,
       workers,
       report,
     };
@@ -137,7 +141,11 @@ export async function debugKubernetesDiscovery(args: string[], io: CliIo): Promi
       ({ names }) => names,
       () => undefined,
     );
-    const context = { selectorTarget: discovery.selectorTarget, matchingServices };
+    const context = {
+      selectorTarget: discovery.selectorTarget,
+      matchingServices,
+      addressPolicy: discovery.addressPolicy,
+    };
     lines.push('', ...explainNoWorkers(settings, report, context));
   }
   io.stdout(`${lines.join('\n')}\n`);

@@ -11,6 +11,8 @@ export interface EmptyResultContext {
    * RBAC permission to list Services, say).
    */
   readonly matchingServices: readonly string[] | undefined;
+  /** The address policy in force, described. */
+  readonly addressPolicy?: string | undefined;
 }
 
 /**
@@ -41,14 +43,26 @@ export function explainNoWorkers(
     `IPv4 only: IPv6 and FQDN EndpointSlices are skipped (${report.skippedSlicesByAddressType} ` +
       `skipped; ${report.badAddresses} endpoint(s) with unusable addresses)`,
   ];
-  if (report.missingPort > 0) {
-    causes.push(`Port name: ${report.missingPort} slice(s) had no port of the configured name`);
+  if (report.missingPort > 0 || report.badPorts > 0) {
+    causes.push(`Port name: ${report.missingPort} slice(s) had no port of the configured name, ` +
+      `${report.badPorts} a port outside 1-65535`);
   }
+  causes.push(addressPolicyCause(report, context.addressPolicy));
 
   return [
     'No workers found. Check, in order:',
     ...causes.map((cause, index) => `  ${index + 1}. ${cause}`),
   ];
+}
+
+function addressPolicyCause(report: SliceReport, policy: string | undefined): string {
+  const reasons = Object.entries(report.refusals).map(([reason, count]) => `${count} ${reason}`);
+  const detail = reasons.length > 0 ? ` (${reasons.join(', ')})` : '';
+  return `Address policy (${policy ?? 'loopback refused'}): ${report.refusedAddresses} ` +
+    `endpoint address(es) refused${detail}. Loopback, link-local (169.254.0.0/16, fe80::/10), ` +
+    'multicast, broadcast and unspecified addresses never become workers; ' +
+    '--allowed-cidrs (WORKER_ALLOWED_CIDRS) limits them further, --allow-loopback admits ' +
+    '127.0.0.0/8 for local tests';
 }
 
 function selectorTargetCause(selector: string, context: EmptyResultContext): string {

@@ -1,5 +1,8 @@
 import { BlockList, isIP } from 'node:net';
+import { LRUCache } from 'lru-cache';
+import type { Environment } from '../config.js';
 import { ConfigError } from '../errors.js';
+import type { Logger } from '../logger.js';
 
 /**
  * Which cluster-supplied addresses may become workers. Whoever can write EndpointSlices (or ECS
@@ -122,4 +125,85 @@ export function createAddressPolicy(options: AddressPolicyOptions = {}): Address
   const parts = [allowLoopback ? 'loopback allowed' : 'loopback refused'];
   if (options.allowedCidrs !== undefined) parts.push(`only ${options.allowedCidrs.join(', ')}`);
   return { check, description: parts.join('; ') };
+}
+
+/**
+ * The variable that holds the allow-list of worker CIDR ranges, comma-separated, for
+ * Kubernetes and ECS discovery alike: `WORKER_ALLOWED_CIDRS=10.244.0.0/16,fd00:10:244::/56`.
+ *
+ * @example
+ * ```ts
+ * const env = { ...process.env, [allowedCidrsVariable]: '10.244.0.0/16' };
+ * const discovery = new KubernetesWorkerDiscovery({ env });
+ * ```
+ */
+export const allowedCidrsVariable = 'WORKER_ALLOWED_CIDRS';
+
+/**
+ * The address policy from options, else from `WORKER_ALLOWED_CIDRS`. Loopback is never taken
+ * from the environment: a deployment that can set variables should not be able to point
+ * fragments at the coordinator's own host without a code change or a CLI flag.
+ *
+ * @throws {ConfigError} naming the variable (or `setting`) and the range at fault.
+ *
+ * @example
+ * ```ts
+ * const policy = addressPolicyFromEnv(process.env, { allowLoopback: false });
+ * ```
+ */
+export function addressPolicyFromEnv(
+  env: Environment,
+  options: AddressPolicyOptions = {},
+  setting: string = allowedCidrsVariable,
+): AddressPolicy {
+  const listed = options.allowedCidrs ?? splitCidrs(env[allowedCidrsVariable]);
+  if (listed !== undefined) parseCidrs(setting, listed);
+  return createAddressPolicy({ allowLoopback: options.allowLoopback, allowedCidrs: listed });
+}
+
+/**
+ * Splits a comma-separated list of ranges; blank means not set.
+ *
+ * @example
+ * ```ts
+ * splitCidrs(' 10.0.0.0/8, fd00::/8 '); // ['10.0.0.0/8', 'fd00::/8']
+ * splitCidrs('');                      // undefined
+ * ```
+ */
+export function splitCidrs(text: string | undefined): string[] | undefined {
+  if (text === undefined || text.trim() === '') return undefined;
+  return text.split(',').map((range) => range.trim()).filter((range) => range !== '');
+}
+
+/**
+ * Logs each refused address once, not on every re-list or watch event, so a hostile or broken
+ * slice cannot flood the logs. Remembers the last 10,000 addresses, so memory stays bounded.
+ *
+ * @example
+ * ```ts
+ * const log = new RefusalLog(logger, 'kubernetes');
+ * log.note(workersFromSlices(slices, options).refused);
+ * ```
+ */
+export class RefusalLog {
+  readonly #logger: Logger;
+  readonly #source: string;
+  readonly #seen = new LRUCache<string, AddressRefusal>({ max: 10_000 });
+
+  constructor(logger: Logger, source: string) {
+    this.#logger = logger;
+    this.#source = source;
+  }
+
+  /** Warns about each address not warned about before (or refused for a new reason). */
+  note(refused: ReadonlyMap<string, AddressRefusal>): void {
+    for (const [address, reason] of refused) {
+      if (this.#seen.get(address) === reason) continue;
+      this.#seen.set(address, reason);
+      this.#logger.warn(
+        { source: this.#source, address, reason },
+        'refused a worker address from the cluster; it will not receive fragments',
+      );
+    }
+  }
 }

@@ -1,6 +1,10 @@
 import { ConfigError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import type { AddressPolicy } from './address-policy.js';
+import {
+  addressPolicyFromEnv,
+  allowedCidrsVariable,
+  type AddressPolicy,
+} from './address-policy.js';
 import {
   firstGiven,
   missingSetting,
@@ -67,6 +71,7 @@ export interface EcsDiscoveryOptions {
   /**
    * Which task addresses may become workers. Default `createAddressPolicy()`: loopback,
    * link-local (the metadata service), multicast and unspecified addresses are refused.
+   * {@link ecsOptionsFromEnv} adds the allow-list from `WORKER_ALLOWED_CIDRS` when it is set.
    */
   readonly addressPolicy?: AddressPolicy | undefined;
   /** Where to log retries; silent by default. */
@@ -172,6 +177,8 @@ export function ecsOptionsFromEnv(
     region: overrides.region ?? firstSet(env, ['AWS_REGION', 'AWS_DEFAULT_REGION']),
     endpoint: overrides.endpoint ?? endpointFromEnv(env),
     credentials: overrides.credentials ?? credentialsFromEnv(env),
+    addressPolicy: overrides.addressPolicy ??
+      (env[allowedCidrsVariable]?.trim() ? addressPolicyFromEnv(env) : undefined),
   };
 
   validateEcsOptions(options, blameFor(env, overrides, names));

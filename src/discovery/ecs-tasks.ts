@@ -82,6 +82,8 @@ export interface EcsWorkerSelection {
   readonly byLastStatus: Readonly<Record<string, number>>;
   /** Refused addresses by reason, so a report can say why. */
   readonly refusals: Readonly<Partial<Record<AddressRefusal, number>>>;
+  /** Each refused address with its reason, for one log line per address. */
+  readonly refused: ReadonlyMap<string, AddressRefusal>;
 }
 
 /** The ENI attachment detail that holds the task's private IPv4 address. */
@@ -116,6 +118,7 @@ export function workersFromEcsTasks(
   const skipped = { notRunning: 0, unhealthy: 0, noAddress: 0, refusedAddress: 0, malformed: 0 };
   const byLastStatus: Record<string, number> = {};
   const refusals: Partial<Record<AddressRefusal, number>> = {};
+  const refused = new Map<string, AddressRefusal>();
   const byArn = new Map<string, Worker>();
 
   for (const task of tasks) {
@@ -132,11 +135,12 @@ export function workersFromEcsTasks(
     else if (refusal !== undefined) {
       skipped.refusedAddress += 1;
       refusals[refusal] = (refusals[refusal] ?? 0) + 1;
+      refused.set(ip, refusal);
     } else byArn.set(arn, taskWorker(task, arn, ip, port));
   }
 
   const workers = [...byArn.values()].sort(compareWorkers);
-  return { workers, skipped, byLastStatus, refusals };
+  return { workers, skipped, byLastStatus, refusals, refused };
 }
 
 function taskWorker(task: EcsTaskLike, arn: string, ip: string, port: number): Worker {

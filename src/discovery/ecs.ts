@@ -23,7 +23,7 @@ import {
   type EcsTaskLike,
   type EcsWorkerSelection,
 } from './ecs-tasks.js';
-import { createAddressPolicy, type AddressPolicy } from './address-policy.js';
+import { RefusalLog, createAddressPolicy, type AddressPolicy } from './address-policy.js';
 import type { GetWorkersOptions, Worker, WorkerDiscovery } from './worker.js';
 
 /**
@@ -126,6 +126,7 @@ export class EcsWorkerDiscovery implements WorkerDiscovery {
   readonly #options: EcsDiscoveryOptions;
   readonly #logger: Logger;
   readonly #addressPolicy: AddressPolicy;
+  readonly #refusalLog: RefusalLog;
   #api: Promise<EcsApi> | undefined;
   #report: EcsDiscoveryReport | undefined;
   #closed = false;
@@ -142,6 +143,7 @@ export class EcsWorkerDiscovery implements WorkerDiscovery {
     this.refreshIntervalMs = options.refreshIntervalMs ?? ecsDefaults.refreshIntervalMs;
     this.#logger = options.logger ?? silentLogger;
     this.#addressPolicy = options.addressPolicy ?? createAddressPolicy();
+    this.#refusalLog = new RefusalLog(this.#logger, 'ecs');
   }
 
   /**
@@ -185,6 +187,7 @@ export class EcsWorkerDiscovery implements WorkerDiscovery {
     const arns = await this.#listTaskArns(api, signal);
     const { tasks, missing } = await this.#describeTasks(api, arns, signal);
     const selection = workersFromEcsTasks(tasks, this.port, this.#addressPolicy);
+    this.#refusalLog.note(selection.refused);
 
     this.#report = {
       cluster: this.cluster,

@@ -1,4 +1,5 @@
 import { BlockList, isIP } from 'node:net';
+import { createAddressPolicy, type AddressPolicy, type AddressRefusal } from './address-policy.js';
 import { hostPort } from './urls.js';
 import { compareWorkers, workerAddress, type Worker, type WorkerState } from './worker.js';
 
@@ -85,6 +86,13 @@ export interface SliceOptions {
    * list no port (the Go coordinators fall back to it before `port`).
    */
   readonly servicePorts?: ReadonlyMap<string, number> | undefined;
+  /**
+   * Which addresses may become workers. Whoever can write EndpointSlices decides where
+   * fragments go, so the default, `createAddressPolicy()`, refuses unspecified, loopback,
+   * link-local (cloud metadata), multicast and broadcast addresses. Refused addresses are
+   * counted in {@link SliceReport.refusedAddresses} and listed in {@link SliceWorkers.refused}.
+   */
+  readonly addressPolicy?: Pick<AddressPolicy, 'check'> | undefined;
 }
 
 /** What discovery saw, so an empty result can be explained rather than guessed at. */
@@ -105,12 +113,20 @@ export interface SliceReport {
   duplicates: number;
   /** Slices skipped because they had no port with the configured name. */
   missingPort: number;
+  /** Slices whose port (of the configured name) was not a valid port, 1-65535. */
+  badPorts: number;
+  /** Endpoints whose address the address policy refused (loopback, link-local, ...). */
+  refusedAddresses: number;
+  /** Refused addresses by reason. */
+  refusals: Partial<Record<AddressRefusal, number>>;
 }
 
 /** The result of {@link workersFromSlices}: workers plus the counts behind them. */
 export interface SliceWorkers {
   readonly workers: Worker[];
   readonly report: SliceReport;
+  /** Each address the address policy refused, with the reason, for a log line per address. */
+  readonly refused: ReadonlyMap<string, AddressRefusal>;
 }
 
 /** An empty report, for sources that have looked at nothing yet. */
@@ -124,7 +140,32 @@ export function emptySliceReport(): SliceReport {
     badAddresses: 0,
     duplicates: 0,
     missingPort: 0,
+    badPorts: 0,
+    refusedAddresses: 0,
+    refusals: {},
   };
+}
+
+const strictPolicy = createAddressPolicy();
+
+/** Checks an address; counts and records a refusal. True when the address may be used. */
+function admitted(
+  ip: string,
+  policy: Pick<AddressPolicy, 'check'>,
+  report: SliceReport,
+  refused: Map<string, AddressRefusal>,
+): boolean {
+  const refusal = policy.check(ip);
+  if (refusal === undefined) return true;
+
+  report.refusedAddresses += 1;
+  report.refusals[refusal] = (report.refusals[refusal] ?? 0) + 1;
+  refused.set(ip, refusal);
+  return false;
+}
+
+function validPort(port: number | null | undefined): port is number {
+  return typeof port === 'number' && Number.isInteger(port) && port >= 1 && port <= 65_535;
 }
 
 /**
@@ -156,10 +197,15 @@ function rank(state: WorkerState, addressType: string, preferred: string | undef
   return (state === 'ready' ? 2 : 0) + (addressType === preferred ? 1 : 0);
 }
 
-function slicePort(slice: EndpointSliceLike, options: SliceOptions): number | undefined {
+function slicePort(
+  slice: EndpointSliceLike,
+  options: SliceOptions,
+): number | 'missing' | 'invalid' {
   if (options.portName === undefined) return options.port;
   const named = slice.ports?.find((port) => port.name === options.portName);
-  return named?.port ?? undefined;
+  if (named === undefined) return 'missing';
+  // A slice is written by whoever can write slices: its port is checked like its addresses.
+  return validPort(named.port) ? named.port : 'invalid';
 }
 
 /**
@@ -171,6 +217,11 @@ function slicePort(slice: EndpointSliceLike, options: SliceOptions): number | un
  * of a move at different times; dual-stack Services have one slice per family) is one worker,
  * ready if any copy is ready, at the preferred family's address when both are usable. Workers
  * come back sorted by address.
+ *
+ * Slices are written by whoever may write them, not only by the EndpointSlice controller, so
+ * each address passes `options.addressPolicy` (loopback, link-local, multicast, broadcast and
+ * unspecified refused by default) and a named port must be 1-65535; what fails is counted in
+ * the report, and refused addresses are listed in `refused` for logging.
  *
  * @example
  * ```ts
@@ -184,21 +235,24 @@ export function workersFromSlices(
 ): SliceWorkers {
   if (options.compatibility === 'lakerunner-go') return goParityWorkers(slices, options);
 
-  const admitted = options.addressTypes ?? ['IPv4'];
+  const families = options.addressTypes ?? ['IPv4'];
   const keepDraining = options.keepDraining ?? false;
   const report = emptySliceReport();
-  const preferred = options.preferredAddressType ?? admitted[0];
+  const preferred = options.preferredAddressType ?? families[0];
   const byId = new Map<string, { worker: Worker; rank: number }>();
+  const policy = options.addressPolicy ?? strictPolicy;
+  const refused = new Map<string, AddressRefusal>();
 
   for (const slice of slices) {
     report.slices += 1;
-    if (!admitted.includes(slice.addressType)) {
+    if (!families.includes(slice.addressType)) {
       report.skippedSlicesByAddressType += 1;
       continue;
     }
     const port = slicePort(slice, options);
-    if (port === undefined) {
-      report.missingPort += 1;
+    if (port === 'missing' || port === 'invalid') {
+      if (port === 'missing') report.missingPort += 1;
+      else report.badPorts += 1;
       continue;
     }
 
@@ -214,6 +268,7 @@ export function workersFromSlices(
         report.badAddresses += 1;
         continue;
       }
+      if (!admitted(ip, policy, report, refused)) continue;
 
       const worker = endpointWorker(endpoint, ip, port, state);
       const workerRank = rank(state, slice.addressType, preferred);
@@ -226,7 +281,7 @@ export function workersFromSlices(
   }
 
   const workers = [...byId.values()].map((entry) => entry.worker);
-  return { workers: workers.sort(compareWorkers), report };
+  return { workers: workers.sort(compareWorkers), report, refused };
 }
 
 function endpointWorker(
@@ -279,12 +334,18 @@ function goParityWorkers(slices: readonly EndpointSliceLike[], options: SliceOpt
   SliceWorkers {
   const report = emptySliceReport();
   const byAddress = new Map<string, Worker>();
+  const policy = options.addressPolicy ?? strictPolicy;
+  const refused = new Map<string, AddressRefusal>();
 
   for (const slice of slices) {
     report.slices += 1;
     const service = slice.metadata?.labels?.['kubernetes.io/service-name'];
     const servicePort = service === undefined ? undefined : options.servicePorts?.get(service);
     const port = slice.ports?.[0]?.port ?? servicePort ?? options.port;
+    if (!validPort(port)) {
+      report.badPorts += 1;
+      continue;
+    }
 
     for (const endpoint of slice.endpoints ?? []) {
       report.endpoints += 1;
@@ -296,6 +357,7 @@ function goParityWorkers(slices: readonly EndpointSliceLike[], options: SliceOpt
       const usable = endpoint.addresses.filter(goIsIPv4);
       if (usable.length === 0) report.badAddresses += 1;
       for (const ip of usable) {
+        if (!admitted(ip, policy, report, refused)) continue;
         const address = hostPort(ip, port);
         if (byAddress.has(address)) report.duplicates += 1;
         else byAddress.set(address, endpointWorker(endpoint, ip, port, 'ready'));
@@ -312,5 +374,6 @@ function goParityWorkers(slices: readonly EndpointSliceLike[], options: SliceOpt
       return unique ? worker : { ...worker, id: workerAddress(worker) };
     }),
     report,
+    refused,
   };
 }

@@ -70,6 +70,8 @@ export function toDiscoveryError(
   if (callerSignal?.aborted) {
     return new AbortedError('Kubernetes discovery was aborted', { cause: callerSignal.reason });
   }
+  // Already typed by our own code (a bound exceeded, say): keep its reason and message.
+  if (error instanceof DiscoveryError) return error;
   const where = `${context.resource} in namespace "${context.namespace}" at ${context.server}`;
 
   if (error instanceof ApiException) return fromStatus(error, context, where);
@@ -127,9 +129,25 @@ function statusMessage(body: unknown): string | undefined {
   }
   if (typeof body === 'object' && body !== null && 'message' in body) {
     const message = (body as { message: unknown }).message;
-    if (typeof message === 'string') return message.slice(0, 300);
+    if (typeof message === 'string') return redactCredentials(message.slice(0, 300));
   }
   return undefined;
+}
+
+/**
+ * Removes anything shaped like a credential from text the server wrote: a proxy in front of
+ * the API server may echo the request's `Authorization` header back in its error.
+ *
+ * @example
+ * ```ts
+ * redactCredentials('bad header: Bearer abc.def'); // 'bad header: Bearer [redacted]'
+ * ```
+ */
+export function redactCredentials(text: string): string {
+  return text
+    .replace(/\b(Bearer|Basic)\s+[^\s"',;)}\]]+/gi, '$1 [redacted]')
+    .replace(/\b(token|password|authorization)(["']?\s*[:=]\s*["']?)[^\s"',;)}\]]+/gi,
+      '$1$2[redacted]');
 }
 
 function fromStatus(

@@ -11,6 +11,11 @@ import { quote, type Environment } from '../config.js';
 import { ConfigError, DiscoveryError } from '../errors.js';
 import { silentLogger, type Logger } from '../logger.js';
 import {
+  RefusalLog,
+  addressPolicyFromEnv,
+  type AddressPolicy,
+} from './address-policy.js';
+import {
   workersFromSlices,
   type DiscoveryCompatibility,
   type SliceReport,
@@ -105,6 +110,24 @@ export interface KubernetesDiscoveryOptions extends KubernetesSettingsInput {
    * `LAKERUNNER_DISCOVERY_COMPAT` variable, else none (the Kubernetes API's semantics).
    */
   readonly compatibility?: DiscoveryCompatibility | 'none' | undefined;
+  /**
+   * Which slice addresses may become workers. Default: `createAddressPolicy()` with the
+   * allow-list from `WORKER_ALLOWED_CIDRS` when set, which refuses unspecified, loopback,
+   * link-local (cloud metadata), multicast and broadcast addresses. Pass
+   * `createAddressPolicy({ allowLoopback: true })` to reach workers on 127.0.0.x in tests.
+   */
+  readonly addressPolicy?: AddressPolicy | undefined;
+  /**
+   * The most endpoints one list may hold, across all its pages; a larger answer fails with a
+   * `DiscoveryError` of reason `too-large` rather than filling memory. The watch path keeps the
+   * same bound. Default 100,000.
+   */
+  readonly maxEndpoints?: number | undefined;
+  /**
+   * The longest watch event line read, in characters; a longer one ends the watch with a
+   * `too-large` error and a re-list. Default 4 Mi (`defaultMaxWatchLineLength`).
+   */
+  readonly maxWatchLineLength?: number | undefined;
   /** Timings of the list-then-watch loop behind {@link KubernetesWorkerDiscovery.watch}. */
   readonly watch?: Partial<WatchTimings> | undefined;
   /** Jitter source in [0, 1), injectable for tests. Default `Math.random`. */
@@ -168,12 +191,17 @@ export class KubernetesWorkerDiscovery implements WorkerDiscovery {
   readonly server: string;
   /** Where cluster access came from: `kubeconfig`, `in-cluster` or `provided`. */
   readonly credentialSource: LoadedKubeConfig['source'] | 'provided';
+  /** The address policy in force, described (for logs and the CLI). */
+  readonly addressPolicy: string;
 
   readonly #options: KubernetesDiscoveryOptions;
   readonly #env: Environment;
   readonly #pageSize: number;
   readonly #requestTimeoutMs: number;
   readonly #logger: Logger;
+  readonly #policy: AddressPolicy;
+  readonly #refusals: RefusalLog;
+  readonly #maxEndpoints: number;
   #kubeConfig: KubeConfig;
   #discoveryApi: DiscoveryV1Api;
   #coreApi: CoreV1Api;
@@ -191,6 +219,10 @@ export class KubernetesWorkerDiscovery implements WorkerDiscovery {
       ? 'services'
       : selectorTargetSetting(options.selectorTarget, this.#env);
     this.#logger = options.logger ?? silentLogger;
+    this.#policy = options.addressPolicy ?? addressPolicyFromEnv(this.#env);
+    this.addressPolicy = this.#policy.description;
+    this.#refusals = new RefusalLog(this.#logger, 'kubernetes');
+    this.#maxEndpoints = maxEndpointsSetting(options.maxEndpoints);
 
     const loaded = options.kubeConfig ? undefined : this.#load(this.#logger);
     this.#kubeConfig = options.kubeConfig ?? (loaded as LoadedKubeConfig).kubeConfig;
@@ -214,7 +246,7 @@ export class KubernetesWorkerDiscovery implements WorkerDiscovery {
   /** Like {@link getWorkers}, with the slices and the counts that explain the result. */
   async inspect(options: GetWorkersOptions = {}): Promise<KubernetesInspection> {
     const listing = await this.listSlices(options.signal);
-    const { workers, report } = workersFromSlices(listing.slices, this.#sliceOptions());
+    const { workers, report } = this.#workers(listing.slices);
 
     this.#logger.debug(
       {
@@ -291,7 +323,7 @@ export class KubernetesWorkerDiscovery implements WorkerDiscovery {
           return { items: listing.slices, resourceVersion: listing.resourceVersion };
         },
         watch: (options) => this.#watchSlices(options),
-        toWorkers: (slices) => workersFromSlices(slices, this.#sliceOptions()).workers,
+        toWorkers: (slices) => this.#workers(slices).workers,
       },
       handlers,
       {
@@ -303,6 +335,31 @@ export class KubernetesWorkerDiscovery implements WorkerDiscovery {
     return loop.start();
   }
 
+  /**
+   * The one place slices become workers, for lists and watches alike: addresses are checked,
+   * each refused one logged once, and the endpoint bound held.
+   */
+  #workers(slices: readonly V1EndpointSlice[]): ReturnType<typeof workersFromSlices> {
+    const endpoints = countEndpoints(slices);
+    if (endpoints > this.#maxEndpoints) {
+      // The watch path: keep the last good set rather than build a huge one.
+      throw this.#tooLarge(endpoints);
+    }
+    const result = workersFromSlices(slices, this.#sliceOptions());
+    this.#refusals.note(result.refused);
+    return result;
+  }
+
+  #tooLarge(endpoints: number): DiscoveryError {
+    return new DiscoveryError(
+      'too-large',
+      `the EndpointSlices in namespace "${this.settings.namespace}" at ${this.server} hold ` +
+        `${endpoints} endpoints, more than maxEndpoints (${this.#maxEndpoints}); raise ` +
+        'maxEndpoints if that many workers are real, else check who writes these slices',
+      { server: this.server },
+    );
+  }
+
   #sliceOptions(): Parameters<typeof workersFromSlices>[1] {
     return {
       port: this.settings.port,
@@ -312,6 +369,7 @@ export class KubernetesWorkerDiscovery implements WorkerDiscovery {
       portName: this.#options.portName,
       compatibility: this.compatibility,
       servicePorts: this.#servicePorts,
+      addressPolicy: this.#policy,
     };
   }
 
@@ -348,6 +406,7 @@ export class KubernetesWorkerDiscovery implements WorkerDiscovery {
       },
       connectTimeoutMs: this.#requestTimeoutMs,
       idleTimeoutMs: options.idleTimeoutMs,
+      maxLineLength: this.#options.maxWatchLineLength,
       signal: options.signal,
       context: this.#context('endpointslices', 'discovery.k8s.io'),
       onOpen: options.onOpen,
@@ -363,6 +422,7 @@ export class KubernetesWorkerDiscovery implements WorkerDiscovery {
 
   async #listSlicesMatching(selector: string, signal?: AbortSignal): Promise<SliceListing> {
     const slices: V1EndpointSlice[] = [];
+    let endpoints = 0;
     let token: string | undefined;
     let resourceVersion: string | undefined;
 
@@ -383,6 +443,8 @@ export class KubernetesWorkerDiscovery implements WorkerDiscovery {
         ),
       );
       slices.push(...page.items);
+      endpoints += countEndpoints(page.items);
+      if (endpoints > this.#maxEndpoints) throw this.#tooLarge(endpoints);
       token = page.metadata?._continue || undefined;
       resourceVersion = page.metadata?.resourceVersion;
     } while (token !== undefined);
@@ -537,4 +599,19 @@ function withSignal(signal: AbortSignal): ListOptions {
     ],
     middlewareMergeStrategy: 'append',
   };
+}
+
+function countEndpoints(slices: readonly V1EndpointSlice[]): number {
+  return slices.reduce((total, slice) => total + (slice.endpoints?.length ?? 0), 0);
+}
+
+function maxEndpointsSetting(given: number | undefined): number {
+  const value = given ?? 100_000;
+  if (!Number.isInteger(value) || value < 1) {
+    throw new ConfigError(
+      'maxEndpoints',
+      `maxEndpoints is ${quote(value)}: expected a whole number of at least 1, such as 100000`,
+    );
+  }
+  return value;
 }

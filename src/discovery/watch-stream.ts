@@ -6,7 +6,7 @@ import {
 } from '@kubernetes/client-node';
 import { fetch } from 'undici';
 import { DiscoveryError, type AbortedError } from '../errors.js';
-import { toDiscoveryError, type ApiCallContext } from './kubernetes-errors.js';
+import { redactCredentials, toDiscoveryError, type ApiCallContext } from './kubernetes-errors.js';
 
 /** The event types a Kubernetes watch stream carries. */
 export type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK';
@@ -44,6 +44,12 @@ export interface WatchStreamRequest<T> {
   readonly connectTimeoutMs: number;
   /** Longest silence allowed once the stream is open. */
   readonly idleTimeoutMs: number;
+  /**
+   * The longest event line accepted, in characters; a longer one ends the stream as
+   * `failed` with reason `too-large` instead of growing a buffer without bound. Default
+   * {@link defaultMaxWatchLineLength} (4 Mi), well above the API server's object size limit.
+   */
+  readonly maxLineLength?: number | undefined;
   /** Stops the stream; the result is then `aborted`. */
   readonly signal: AbortSignal;
   /** For error messages. */
@@ -64,6 +70,20 @@ interface RawEvent {
     readonly metadata?: { readonly name?: unknown; readonly resourceVersion?: unknown };
   };
 }
+
+/**
+ * The default longest watch line: 4 Mi characters. etcd stores objects of at most 1.5 MiB, so
+ * a real event line is far shorter.
+ *
+ * @example
+ * ```ts
+ * new KubernetesWorkerDiscovery({ maxWatchLineLength: defaultMaxWatchLineLength * 2 });
+ * ```
+ */
+export const defaultMaxWatchLineLength = 4 * 1024 * 1024;
+
+/** The most of a refused watch's error body read, for its Status message. */
+const maxErrorBodyLength = 64 * 1024;
 
 const objectEvents = new Set(['ADDED', 'MODIFIED', 'DELETED', 'BOOKMARK']);
 
@@ -117,8 +137,10 @@ export async function streamWatch<T>(request: WatchStreamRequest<T>): Promise<Wa
     const context = timedOut
       ? { ...request.context, timedOutAfterMs: request.connectTimeoutMs }
       : request.context;
-    // A cut connection loses nothing: the server replays from the last resourceVersion.
-    return failed(toDiscoveryError(error, context), false);
+    // A cut connection loses nothing: the server replays from the last resourceVersion. A
+    // bound exceeded while applying an event does: the state is no longer what the server has.
+    const typed = toDiscoveryError(error, context);
+    return failed(typed, typed instanceof DiscoveryError && typed.reason === 'too-large');
   } finally {
     clearTimeout(timer);
     request.signal.removeEventListener('abort', stop);
@@ -153,7 +175,7 @@ async function refused(
   response: Awaited<ReturnType<typeof fetch>>,
   context: ApiCallContext,
 ): Promise<WatchEnd> {
-  const body = await response.text().catch(() => '');
+  const body = await boundedText(response, maxErrorBodyLength);
   if (response.status === 410) return { kind: 'gone' };
 
   const headers: Record<string, string> = {};
@@ -162,6 +184,25 @@ async function refused(
   });
   const exception = new ApiException(response.status, 'watch refused', body, headers);
   return failed(toDiscoveryError(exception, context), false);
+}
+
+/** Reads at most `limit` characters of a body, then drops the rest of it. */
+async function boundedText(
+  response: Awaited<ReturnType<typeof fetch>>,
+  limit: number,
+): Promise<string> {
+  if (response.body === null) return '';
+  const decoder = new TextDecoder();
+  let text = '';
+  try {
+    for await (const chunk of response.body) {
+      text += decoder.decode(chunk, { stream: true });
+      if (text.length >= limit) break;
+    }
+  } catch {
+    // The Status message is a courtesy; the status code alone still classifies the failure.
+  }
+  return text.slice(0, limit);
 }
 
 function failed(error: DiscoveryError | AbortedError, lostEvents: boolean): WatchEnd {
@@ -179,6 +220,7 @@ async function readLines<T>(
 ): Promise<WatchEnd | undefined> {
   if (body === null) return undefined;
   const decoder = new TextDecoder();
+  const maxLineLength = request.maxLineLength ?? defaultMaxWatchLineLength;
   let buffered = '';
 
   for await (const chunk of body) {
@@ -189,10 +231,13 @@ async function readLines<T>(
       const line = buffered.slice(0, newline).trim();
       buffered = buffered.slice(newline + 1);
       if (line === '') continue;
+      if (line.length > maxLineLength) return lineTooLong(maxLineLength, request.context);
 
       const end = handleLine(line, request);
       if (end !== undefined) return end;
     }
+    // What is left is one unfinished line: stop before it outgrows the bound.
+    if (buffered.length > maxLineLength) return lineTooLong(maxLineLength, request.context);
   }
   return undefined;
 }
@@ -231,13 +276,29 @@ function statusEnd(
   const code = typeof object?.code === 'number' ? object.code : 500;
   if (code === 410) return { kind: 'gone' };
 
-  const said = typeof object?.message === 'string' ? `: ${object.message.slice(0, 300)}` : '';
+  const said = typeof object?.message === 'string'
+    ? `: ${redactCredentials(object.message.slice(0, 300))}`
+    : '';
   return {
     kind: 'failed',
     error: new DiscoveryError(
       code === 403 ? 'forbidden' : code === 401 ? 'unauthorized' : 'server',
       `the API server at ${context.server} ended ${where} with an error (${code})${said}`,
       { status: code, server: context.server },
+    ),
+    lostEvents: true,
+  };
+}
+
+function lineTooLong(limit: number, context: ApiCallContext): WatchEnd {
+  return {
+    kind: 'failed',
+    error: new DiscoveryError(
+      'too-large',
+      `the API server at ${context.server} sent a watch event longer than ${limit} characters ` +
+        `(maxLineLength) while watching ${context.resource} in namespace ` +
+        `"${context.namespace}"; dropped the stream and re-listing`,
+      { server: context.server },
     ),
     lostEvents: true,
   };

@@ -1,5 +1,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createServer as createH2cServer } from 'node:http2';
+import { createServer as createHttpsServer } from 'node:https';
+import type { TLSSocket } from 'node:tls';
 import type { AddressInfo, Server as NetServer, Socket } from 'node:net';
 import { ConfigError } from '../errors.js';
 import { originOf } from '../discovery/urls.js';
@@ -14,6 +16,8 @@ import type { Worker } from '../discovery/worker.js';
  * - `draining`: answers `503` with `Retry-After`, as a pod shutting down does.
  * - `truncate`: sends the headers and half of a declared body, then closes the socket.
  * - `truncate-chunked`: sends a chunked body without its terminating chunk, then closes.
+ * - `flood`: answers 200 with a chunked body that never ends, until the client hangs up
+ *   (see {@link FakeWorker.floodedBytes}), to check that clients bound what they read.
  *
  * @example
  * ```ts
@@ -27,7 +31,8 @@ export type FakeWorkerMode =
   | 'hang'
   | 'draining'
   | 'truncate'
-  | 'truncate-chunked';
+  | 'truncate-chunked'
+  | 'flood';
 
 /**
  * A request as the fake worker saw it, handed to a custom handler.
@@ -44,6 +49,25 @@ export interface FakeRequest {
   readonly path: string;
   readonly headers: Readonly<Record<string, string | string[] | undefined>>;
   readonly body: Buffer;
+  /** Over TLS, the common name of the client certificate presented, if any. */
+  readonly clientCertificate?: string | undefined;
+}
+
+/**
+ * TLS for a {@link FakeWorker}: its certificate (from `createTestPki()`) and, for mutual TLS,
+ * the CA whose client certificates it demands.
+ *
+ * @example
+ * ```ts
+ * const pki = await createTestPki();
+ * await FakeWorker.start({ tls: { ...pki.server, requireClientCertFrom: pki.ca } });
+ * ```
+ */
+export interface FakeWorkerTls {
+  readonly cert: string;
+  readonly key: string;
+  /** Refuse connections without a client certificate issued by this CA. Default: none asked. */
+  readonly requireClientCertFrom?: string | undefined;
 }
 
 /**
@@ -97,6 +121,8 @@ export interface FakeWorkerOptions {
    * `allowH2`. The failure modes are HTTP/1.1 only. Default false.
    */
   readonly http2?: boolean | undefined;
+  /** Speak HTTPS with this certificate (and demand client certificates, if set). */
+  readonly tls?: FakeWorkerTls | undefined;
   /** The server's keep-alive timeout, in milliseconds. Default 5,000 (Node's default). */
   readonly keepAliveTimeoutMs?: number | undefined;
 }
@@ -154,6 +180,7 @@ export class FakeWorker {
   #answered = 0;
   #bodies: Buffer[] = [];
   #requests: FakeRequest[] = [];
+  #floodedBytes = 0;
 
   private constructor(server: FakeServer, port: number, options: FakeWorkerOptions) {
     this.#server = server;
@@ -216,6 +243,11 @@ export class FakeWorker {
     return this.#sockets.size;
   }
 
+  /** Bytes of body written in `flood` mode, before the clients hung up. */
+  get floodedBytes(): number {
+    return this.#floodedBytes;
+  }
+
   /** Every request body received, in order (for checking retries send the same bytes). */
   get bodies(): readonly Buffer[] {
     return this.#bodies;
@@ -229,9 +261,9 @@ export class FakeWorker {
     return this.#requests;
   }
 
-  /** The `http://host:port` origin. */
+  /** The `http://host:port` (or `https://` with TLS) origin. */
   get origin(): string {
-    return originOf('http:', this.host, this.#port);
+    return originOf(this.#options.tls ? 'https:' : 'http:', this.host, this.#port);
   }
 
   /** A {@link Worker} pointing at this fake; `id` defaults to the fake's name. */
@@ -320,16 +352,25 @@ export class FakeWorker {
       truncate(response, mode === 'truncate-chunked');
       return;
     }
+    if (mode === 'flood') {
+      this.#flood(response);
+      return;
+    }
 
     await this.#answer(request, response, body);
   }
 
   async #answer(request: IncomingMessage, response: ServerResponse, body: Buffer): Promise<void> {
+    const socket = request.socket as Partial<TLSSocket>;
+    const peer = typeof socket.getPeerCertificate === 'function'
+      ? socket.getPeerCertificate()
+      : undefined;
     const fakeRequest: FakeRequest = {
       method: request.method ?? 'GET',
       path: request.url ?? '/',
       headers: request.headers,
       body,
+      clientCertificate: [peer?.subject?.CN].flat()[0],
     };
     const answer = this.#options.handler
       ? await this.#options.handler(fakeRequest)
@@ -341,6 +382,22 @@ export class FakeWorker {
 
     const headers = { 'content-type': 'application/json', ...answer.headers };
     this.#finish(response, answer.status ?? 200, headers, answer.body ?? '');
+  }
+
+  /** Writes 64 KiB chunks, each when the last has drained, until the connection closes. */
+  #flood(response: ServerResponse): void {
+    const chunk = Buffer.alloc(64 * 1024, 120);
+    response.writeHead(200, { 'content-type': 'application/octet-stream' });
+    const more = (): void => {
+      while (!response.destroyed && !response.writableEnded) {
+        this.#floodedBytes += chunk.length;
+        if (!response.write(chunk)) {
+          response.once('drain', more);
+          return;
+        }
+      }
+    };
+    more();
   }
 
   #echo(request: FakeRequest): FakeResponse {
@@ -408,6 +465,19 @@ type FakeServer = {
 };
 
 function makeServer(options: FakeWorkerOptions): FakeServer {
+  const tls = options.tls;
+  if (tls !== undefined) {
+    if (options.http2) {
+      throw new ConfigError('tls', 'FakeWorker speaks HTTP/2 only without TLS (h2c); drop ' +
+        'http2 or tls');
+    }
+    const mutual = tls.requireClientCertFrom;
+    return createHttpsServer({
+      cert: tls.cert,
+      key: tls.key,
+      ...(mutual === undefined ? {} : { ca: mutual, requestCert: true, rejectUnauthorized: true }),
+    });
+  }
   return options.http2 ? (createH2cServer() as unknown as FakeServer) : createServer();
 }
 

@@ -35,3 +35,4 @@ export type {
   FakeEcsRequest,
   FakeEcsTaskInit,
 } from './fake-ecs.js';
+export type { FakeWorkerTls } from './fake-worker.js';

@@ -12,6 +12,7 @@ import type { WorkerChange } from '../discovery/diff.js';
 import type { Worker } from '../discovery/worker.js';
 import {
   classifyError,
+  errorCode,
   defaultRetryStatuses,
   retryAfterMs,
   type FailurePhase,
@@ -51,6 +52,35 @@ import { RetryBudget, type RetryBudgetOptions } from './retry-budget.js';
  * ```
  */
 export type PickerPolicy = (workers: readonly Worker[]) => Picker;
+
+/**
+ * TLS to workers, for clusters that encrypt pod traffic. The worker's certificate is always
+ * verified against `ca`; there is no switch to turn verification off.
+ *
+ * @example
+ * ```ts
+ * const tls: WorkerTlsOptions = {
+ *   ca: readFileSync('/etc/lakerunner/worker-ca.pem', 'utf8'),
+ *   cert: readFileSync('/etc/lakerunner/client.pem', 'utf8'),
+ *   key: readFileSync('/etc/lakerunner/client-key.pem', 'utf8'),
+ *   servername: 'query-worker.lake.svc',
+ * };
+ * ```
+ */
+export interface WorkerTlsOptions {
+  /** PEM CA certificate(s) that issued the workers' certificates. Required. */
+  readonly ca: string | Buffer | readonly (string | Buffer)[];
+  /** PEM client certificate, for workers that demand mutual TLS. Needs `key`. */
+  readonly cert?: string | Buffer | undefined;
+  /** PEM private key of `cert`. Never logged nor put in an error. */
+  readonly key?: string | Buffer | undefined;
+  /**
+   * The name the workers' certificates are checked against (and sent as SNI), such as the
+   * workers' Service name, since pod IPs rarely appear in certificates. Default: the worker's
+   * IP address, which its certificate must then list.
+   */
+  readonly servername?: string | undefined;
+}
 
 /**
  * Options for {@link FragmentDispatcher}. Times are in milliseconds.
@@ -98,6 +128,12 @@ export interface FragmentDispatcherOptions {
    * carries many fragments at once. Default false (HTTP/1.1 with keep-alive).
    */
   readonly allowH2?: boolean | undefined;
+  /**
+   * Reach workers over HTTPS, verifying their certificates against `tls.ca`, and present a
+   * client certificate when `tls.cert` is set. A certificate that does not verify fails the
+   * attempt at once (it is not retried on the same worker). Default: plain HTTP.
+   */
+  readonly tls?: WorkerTlsOptions | undefined;
   /** Statuses retried on another worker. Default 429, 502, 503, 504. */
   readonly retryStatuses?: readonly number[] | undefined;
   /** The largest response body read into memory. Default 64 MiB. */
@@ -321,15 +357,17 @@ export class FragmentDispatcher implements AsyncDisposable {
     this.#retryStatuses = new Set(options.retryStatuses ?? defaultRetryStatuses);
     this.#logger = options.logger ?? silentLogger;
 
+    const tls = validatedTls(options.tls);
     this.#pools = new WorkerPools({
       connections: this.#options.maxPerWorker,
       connectTimeout: this.#options.connectTimeoutMs,
       keepAliveTimeout: this.#options.keepAliveTimeoutMs,
       keepAliveMaxTimeout: this.#options.keepAliveTimeoutMs,
       ...(options.allowH2
-        ? { allowH2: true, useH2c: true, pipelining: 100 }
+        ? { allowH2: true, useH2c: tls === undefined, pipelining: 100 }
         : { allowH2: false }),
-    });
+      ...(tls === undefined ? {} : { connect: tls }),
+    }, tls === undefined ? 'http:' : 'https:');
     this.#health = new WorkerHealth({ ...options.health, now: options.now });
     this.#budget = new RetryBudget({
       maxTokens: this.#options.maxInFlight,
@@ -1081,7 +1119,7 @@ export class FragmentDispatcher implements AsyncDisposable {
     record: (result: AttemptResult, extra?: { status?: number; error?: string }) => number,
     healthStartedAt: number,
   ): AttemptError {
-    const message = error instanceof Error ? error.message : String(error);
+    const message = attemptMessage(error);
     if (signal.aborted) {
       // Cancelled from outside: a lost hedge race, a deadline or the caller. Never retried.
       const result: AttemptResult = signal.reason instanceof HedgeLost ? 'hedge-lost' : 'aborted';
@@ -1157,6 +1195,50 @@ function policyOf(options: FragmentDispatcherOptions, tracker: LoadTracker): Pic
   // Built once now, so an unknown name fails here with the list of valid ones.
   createPicker(picker, [], pickerOptions);
   return (workers) => createPicker(picker, workers, pickerOptions);
+}
+
+const tlsCodePattern = /^(ERR_TLS_|ERR_SSL_|CERT_|UNABLE_TO_|DEPTH_ZERO|SELF_SIGNED)/;
+
+/**
+ * An attempt's error as text. A TLS failure says so and what to check, since the bare OpenSSL
+ * wording ("unable to verify the first certificate") does not mention TLS options at all.
+ */
+function attemptMessage(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  const code = errorCode(error);
+  if (code === undefined || !tlsCodePattern.test(code)) return message;
+  // describeAttempts keeps 120 characters of this: the code and the hint come first.
+  return `TLS failed (${code}; check tls.ca, tls.servername, tls.cert): ${message}`;
+}
+
+/** TLS connect options for undici, checked; `undefined` for plain HTTP. */
+function validatedTls(
+  tls: WorkerTlsOptions | undefined,
+): { ca: (string | Buffer)[]; cert?: string | Buffer; key?: string | Buffer;
+    servername?: string; rejectUnauthorized: true } | undefined {
+  if (tls === undefined) return undefined;
+  const ca = (Array.isArray(tls.ca) ? tls.ca : [tls.ca]) as (string | Buffer)[];
+  if (ca.length === 0 || ca.some((pem) => pem.length === 0)) {
+    throw new ConfigError('tls.ca', 'option tls.ca is empty: give the PEM certificate of the ' +
+      "CA that issued the workers' certificates");
+  }
+  // Say which half is missing, never what the other half holds.
+  if ((tls.cert === undefined) !== (tls.key === undefined)) {
+    const missing = tls.cert === undefined ? 'tls.cert' : 'tls.key';
+    throw new ConfigError(missing, `option ${missing} is missing: a client certificate needs ` +
+      'both tls.cert and tls.key');
+  }
+  if (tls.servername !== undefined && tls.servername.trim() === '') {
+    throw new ConfigError('tls.servername', 'option tls.servername is "": give a host name ' +
+      "that the workers' certificates list, or leave it out");
+  }
+  return {
+    ca,
+    ...(tls.cert === undefined ? {} : { cert: tls.cert }),
+    ...(tls.key === undefined ? {} : { key: tls.key }),
+    ...(tls.servername === undefined ? {} : { servername: tls.servername }),
+    rejectUnauthorized: true,
+  };
 }
 
 function validated(

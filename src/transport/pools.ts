@@ -24,12 +24,18 @@ interface PoolEntry {
  */
 export class WorkerPools {
   readonly #options: Pool.Options;
+  readonly #protocol: 'http:' | 'https:';
   readonly #pools = new Map<string, PoolEntry>();
   readonly #retiring = new Set<Promise<void>>();
   readonly #retiringPools = new Set<Pool>();
 
-  constructor(options: Pool.Options) {
+  /**
+   * @param options - For every pool; TLS settings go in `connect`.
+   * @param protocol - `https:` to reach workers over TLS. Default `http:`.
+   */
+  constructor(options: Pool.Options, protocol: 'http:' | 'https:' = 'http:') {
     this.#options = options;
+    this.#protocol = protocol;
   }
 
   /** Pools open now (not counting retiring ones). */
@@ -48,7 +54,7 @@ export class WorkerPools {
     // Worker objects are immutable snapshots: the same object means the same address.
     if (entry?.worker === worker) return entry.pool;
 
-    const origin = workerOrigin(worker);
+    const origin = workerOrigin(worker, this.#protocol);
     if (entry?.origin === origin) {
       this.#pools.set(worker.id, { ...entry, worker });
       return entry.pool;
@@ -82,7 +88,9 @@ export class WorkerPools {
   sync(change: WorkerChange): void {
     for (const worker of change.removed) this.retire(worker.id);
     for (const { previous, current } of change.updated) {
-      if (workerOrigin(previous) !== workerOrigin(current)) this.retire(previous.id);
+      const moved = workerOrigin(previous, this.#protocol) !==
+        workerOrigin(current, this.#protocol);
+      if (moved) this.retire(previous.id);
     }
   }
 

@@ -110,6 +110,7 @@ describe('workersFromEcsTasks', () => {
       skipped: noSkips,
       byLastStatus: {},
       refusals: {},
+      refused: new Map(),
     });
   });
 

@@ -1,6 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { createAddressPolicy } from '../../src/discovery/address-policy.js';
 import { createPicker } from '../../src/balancer/registry.js';
 import { WorkerCache } from '../../src/discovery/cache.js';
 import { loadKubeConfig } from '../../src/discovery/kube-config.js';
@@ -102,6 +103,8 @@ describe('URLs built from addresses (acceptance 5)', () => {
         QUERY_WORKER_PORT: '7101' },
       addressTypes: ['IPv6'],
       portName: 'query',
+      // The fake worker listens on [::1], which a real cluster never lists.
+      addressPolicy: createAddressPolicy({ allowLoopback: true }),
     });
     const cache = new WorkerCache(discovery, { watch: false });
     cleanups.push(() => cache.close());

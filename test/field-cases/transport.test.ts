@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createPicker } from '../../src/balancer/registry.js';
 import type { IdentitySource } from '../../src/balancer/options.js';
+import { createAddressPolicy } from '../../src/discovery/address-policy.js';
 import { WorkerCache, type WorkerSource } from '../../src/discovery/cache.js';
 import type { WorkerChange } from '../../src/discovery/diff.js';
 import { KubernetesWorkerDiscovery } from '../../src/discovery/kubernetes.js';
@@ -163,6 +164,8 @@ describe('issue 6: transport field cases', () => {
           QUERY_WORKER_PORT: String(port),
         },
         watch: fastWatch,
+        // The fake workers live on 127.0.0.x, which discovery refuses unless told otherwise.
+        addressPolicy: createAddressPolicy({ allowLoopback: true }),
       });
       const cache = new WorkerCache(discovery, { coalesceMs: 0 });
       cleanups.push(() => cache.close());
