@@ -1,5 +1,6 @@
 // A short coordinator: discover workers in Kubernetes, fan a query out, print the outcomes.
-// It runs against the shipped fakes, so it needs no cluster: `node examples/coordinator.ts`.
+// It runs against the shipped fakes, so it needs no cluster:
+// `npm run build && npx node examples/coordinator.ts`.
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

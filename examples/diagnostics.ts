@@ -1,5 +1,5 @@
 // node:diagnostics_channel in a few lines: subscribe by name, no configuration of the SDK.
-// Runs against a fake worker on loopback: `node examples/diagnostics.ts`.
+// Runs against a fake worker on loopback: `npm run build && npx node examples/diagnostics.ts`.
 import diagnostics from 'node:diagnostics_channel';
 import {
   channelNames,

@@ -1,5 +1,6 @@
 // Logging in a few lines: hand any pino-compatible logger to the pieces you use; the SDK logs
-// nothing otherwise. Runs against one live and one dead worker: `node examples/logging.ts`.
+// nothing otherwise. Runs against one live and one dead worker:
+// `npm run build && npx node examples/logging.ts`.
 import { pino } from 'pino';
 import { FragmentDispatcher, StaticWorkerDiscovery, WorkerCache } from 'lakerunner-discovery';
 import { FakeWorker } from 'lakerunner-discovery/testing';

@@ -1,5 +1,6 @@
 // Prometheus metrics in a few lines: pass your prom-client module and registry, dispatch,
-// then scrape. Runs against two fake workers on loopback: `node examples/metrics.ts`.
+// then scrape. Runs against two fake workers on loopback:
+// `npm run build && npx node examples/metrics.ts`.
 import * as promClient from 'prom-client';
 import {
   FragmentDispatcher,

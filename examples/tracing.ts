@@ -1,5 +1,6 @@
 // OpenTelemetry in a few lines: one span per fan-out, one per attempt, and `traceparent`
-// sent to the workers. Runs against a fake worker on loopback: `node examples/tracing.ts`.
+// sent to the workers. Runs against a fake worker on loopback:
+// `npm run build && npx node examples/tracing.ts`.
 import * as api from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';

@@ -3,6 +3,7 @@ import { debugDiscovery } from './debug-discovery.js';
 import { debugEcsDiscovery } from './debug-ecs.js';
 import { debugKubernetesDiscovery } from './debug-kubernetes.js';
 import { ExitCode, type CliIo } from './io.js';
+import { readFileSync } from 'node:fs';
 
 type Command = (args: string[], io: CliIo) => Promise<number>;
 
@@ -21,12 +22,13 @@ Commands:
   debug ecs-discovery          list the workers ECS discovery sees, and explain none
   debug discovery              the same for the source EXECUTION_ENVIRONMENT selects
 
-Run "lakerunner debug <command> --help" for a command's flags.
+Run "lakerunner debug <command> --help" for a command's flags;
+"lakerunner --version" prints the version.
 
 Exit status:
   0  success
   1  discovery failed (cluster credentials, permissions, network)
-  2  bad flags or configuration
+  2  bad flags or configuration (including a missing optional package, or too old a Node)
   3  discovery worked but found no workers
 `;
 
@@ -42,9 +44,17 @@ Exit status:
 export async function runCli(argv: string[], io: CliIo): Promise<number> {
   const [group, name, ...rest] = argv;
 
-  if (group === undefined || group === '--help' || group === '-h' || group === 'help') {
+  if (group === undefined) {
+    io.stderr(mainHelp);
+    return ExitCode.usage;
+  }
+  if (group === '--help' || group === '-h' || group === 'help') {
     io.stdout(mainHelp);
-    return group === undefined ? ExitCode.usage : ExitCode.ok;
+    return ExitCode.ok;
+  }
+  if (group === '--version' || group === '-v') {
+    io.stdout(`${packageVersion()}\n`);
+    return ExitCode.ok;
   }
 
   const command = group === 'debug' && name !== undefined ? debugCommands[name] : undefined;
@@ -71,6 +81,11 @@ function reportError(error: unknown, io: CliIo): number {
     io.stderr(`error: ${(error as Error).message}\nRun with --help to see the flags.\n`);
     return ExitCode.usage;
   }
+  if (error instanceof DiscoveryError && error.reason === 'config') {
+    // Something to install or set up locally, such as a missing optional package.
+    io.stderr(`error: ${error.message}\n`);
+    return ExitCode.usage;
+  }
   if (error instanceof DiscoveryError || error instanceof LakerunnerError) {
     io.stderr(`error: ${error.message}\n`);
     return ExitCode.discoveryFailed;
@@ -83,4 +98,10 @@ function reportError(error: unknown, io: CliIo): number {
 function isParseArgsError(error: unknown): boolean {
   const code = (error as { code?: unknown } | undefined)?.code;
   return typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS_');
+}
+
+/** The package's own version, read from its package.json next to `dist/`. */
+function packageVersion(): string {
+  const manifest = new URL('../../package.json', import.meta.url);
+  return (JSON.parse(readFileSync(manifest, 'utf8')) as { version: string }).version;
 }

@@ -72,9 +72,11 @@ export function toDiscoveryError(
   }
   // Already typed by our own code (a bound exceeded, say): keep its reason and message.
   if (error instanceof DiscoveryError) return error;
-  const where = `${context.resource} in namespace "${context.namespace}" at ${context.server}`;
+  // `what` for messages that name the server already; `where` adds it for the others.
+  const what = `${context.resource} in namespace "${context.namespace}"`;
+  const where = `${what} at ${context.server}`;
 
-  if (error instanceof ApiException) return fromStatus(error, context, where);
+  if (error instanceof ApiException) return fromStatus(error, context, what);
 
   if (isAbort(error) && context.timedOutAfterMs !== undefined) {
     return new DiscoveryError(
@@ -98,7 +100,7 @@ export function toDiscoveryError(
     return new DiscoveryError(
       'unreachable',
       `cannot reach the Kubernetes API server at ${context.server} (${code}) while listing ` +
-        `${where}; check that the server address in the kubeconfig is right and reachable`,
+        `${what}; check that the server address in the kubeconfig is right and reachable`,
       { server: context.server },
     );
   }
@@ -106,7 +108,7 @@ export function toDiscoveryError(
     return new DiscoveryError(
       'malformed',
       `the API server at ${context.server} sent a response that is not valid JSON while ` +
-        `listing ${where}`,
+        `listing ${what}`,
       { server: context.server },
     );
   }
@@ -153,8 +155,9 @@ export function redactCredentials(text: string): string {
 function fromStatus(
   error: ApiException<unknown>,
   context: ApiCallContext,
-  where: string,
+  what: string,
 ): DiscoveryError {
+  const where = `${what} at ${context.server}`;
   const status = error.code;
   const said = statusMessage(error.body);
   const server = context.server;
@@ -169,14 +172,14 @@ function fromStatus(
       return new DiscoveryError(
         'unauthorized',
         `the API server at ${server} rejected our credentials (401 Unauthorized) while listing ` +
-          `${where}: the token or client certificate is missing, expired or wrong; check the ` +
+          `${what}: the token or client certificate is missing, expired or wrong; check the ` +
           'kubeconfig user, or the mounted service-account token',
         { status, server },
       );
     case 403:
       return new DiscoveryError(
         'forbidden',
-        `the API server at ${server} refused to let us list ${where} (403 Forbidden)` +
+        `the API server at ${server} refused to let us list ${what} (403 Forbidden)` +
           `${detail}. Grant the service account ${rbacRule(context)} with a Role and ` +
           'RoleBinding',
         { status, server },
@@ -198,13 +201,13 @@ function fromStatus(
       return new DiscoveryError(
         'throttled',
         `the API server at ${server} is throttling us (429 Too Many Requests) while listing ` +
-          `${where}; retrying ${retrying}`,
+          `${what}; retrying ${retrying}`,
         { status, server, retryAfterSeconds: retryAfter },
       );
     default:
       return new DiscoveryError(
         status >= 500 ? 'server' : 'unavailable',
-        `the API server at ${server} answered ${status} while listing ${where}${detail}`,
+        `the API server at ${server} answered ${status} while listing ${what}${detail}`,
         { status, server, retryAfterSeconds: retryAfter },
       );
   }

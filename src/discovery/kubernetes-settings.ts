@@ -82,14 +82,20 @@ export function kubernetesSettings(
     { name: vars.port, value: env[vars.port] },
   );
 
-  if (namespace === undefined) throw missingSetting([vars.namespace, names.namespace], 'default');
+  // Name every missing setting at once, so a fresh deployment is fixed in one round.
+  const missing: Array<[string[], string]> = [];
+  if (namespace === undefined) missing.push([[vars.namespace, names.namespace], 'default']);
   if (selector === undefined) {
-    throw missingSetting(
+    missing.push([
       [vars.labelSelector, names.labelSelector],
       '"app.kubernetes.io/component=query-worker"',
-    );
+    ]);
   }
-  if (port === undefined) throw missingSetting([vars.port, names.port], '7101');
+  if (port === undefined) missing.push([[vars.port, names.port], '7101']);
+  if (missing.length > 0) throw missingSettings(missing);
+  if (namespace === undefined || selector === undefined || port === undefined) {
+    throw new Error('unreachable: every missing setting was reported above');
+  }
 
   return {
     namespace: parseNamespace(namespace.name, String(namespace.value)),
@@ -120,4 +126,19 @@ function parseSelectorSetting(name: string, value: string): LabelSelector {
         'see the Kubernetes label selector syntax',
     );
   }
+}
+
+function missingSettings(missing: ReadonlyArray<[string[], string]>): ConfigError {
+  const [first, ...others] = missing;
+  if (first === undefined) throw new Error('missingSettings needs at least one setting');
+  if (others.length === 0) return missingSetting(first[0], first[1]);
+
+  const described = missing.map(([names, example]) => {
+    const [variable = '', option] = names;
+    return `${variable} (or ${option}), such as ${example}`;
+  });
+  return new ConfigError(
+    first[0][0] ?? 'setting',
+    `${missing.length} required settings are not set: ${described.join('; ')}`,
+  );
 }

@@ -152,11 +152,18 @@ describe('lakerunner debug kubernetes-discovery', () => {
   });
 
   it('exits 2 naming the variable when a setting is missing everywhere', async () => {
-    const { status, stderr } = await cli(['debug', 'kubernetes-discovery']);
+    const { status, stderr } = await cli([
+      'debug', 'kubernetes-discovery', ...flags.slice(1),
+    ]);
     expect(status).toBe(2);
     expect(stderr).toBe(
       'error: POD_NAMESPACE (or --pod-namespace) is not set: give a value such as default\n',
     );
+
+    const none = await cli(['debug', 'kubernetes-discovery']);
+    expect(none.status).toBe(2);
+    expect(none.stderr).toContain('3 required settings are not set: POD_NAMESPACE (or ' +
+      '--pod-namespace), such as default; WORKER_POD_LABEL_SELECTOR');
   });
 
   it('exits 1 with the DiscoveryError for cluster errors', async () => {
@@ -271,5 +278,18 @@ describe('lakerunner debug kubernetes-discovery --watch', () => {
     controller.abort();
     expect(await running).toBe(0);
     expect(stdout).toMatch(/\n\d{4}-\d\d-\d\dT[\d:.]+Z {2}\+ 10\.244\.5\.2:7101/);
+  });
+});
+
+describe('lakerunner top level', () => {
+  it('prints usage to stderr and exits 2 without a command; --version', async () => {
+    const bare = await cli([]);
+    expect(bare.status).toBe(2);
+    expect(bare.stdout).toBe('');
+    expect(bare.stderr).toContain('Usage: lakerunner <command>');
+
+    const version = await cli(['--version']);
+    expect(version.status).toBe(0);
+    expect(version.stdout).toMatch(/^\d+\.\d+\.\d+\n$/);
   });
 });

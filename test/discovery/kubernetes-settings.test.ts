@@ -94,3 +94,15 @@ describe('kubernetesSettings', () => {
     expect(error.message).toMatch(/^port is "x"/);
   });
 });
+
+describe('kubernetesSettings with several settings missing', () => {
+  it('names every missing setting in one error', () => {
+    const error = configError(() => kubernetesSettings({}, {}));
+    expect(error.setting).toBe('POD_NAMESPACE');
+    expect(error.message).toBe(
+      '3 required settings are not set: POD_NAMESPACE (or namespace), such as default; ' +
+        'WORKER_POD_LABEL_SELECTOR (or labelSelector), such as ' +
+        '"app.kubernetes.io/component=query-worker"; QUERY_WORKER_PORT (or port), such as 7101',
+    );
+  });
+});
