@@ -1,9 +1,25 @@
 import { ConfigError } from './errors.js';
 
-/** Environment variables as `process.env` holds them. */
+/**
+ * Environment variables as `process.env` holds them.
+ *
+ * @example
+ * ```ts
+ * const env: Environment = { ...process.env, POD_NAMESPACE: 'lake' };
+ * const discovery = new KubernetesWorkerDiscovery({ env });
+ * ```
+ */
 export type Environment = Readonly<Record<string, string | undefined>>;
 
-/** A raw setting and the name to blame in errors: an option, a flag or a variable. */
+/**
+ * A raw setting and the name to blame in errors: an option, a flag or a variable.
+ *
+ * @example
+ * ```ts
+ * const setting: RawSetting = { name: '--port', value: flags.port };
+ * const port = parsePort(setting); // a ConfigError names `--port` when the value is bad
+ * ```
+ */
 export interface RawSetting {
   readonly name: string;
   readonly value: string | number | undefined;

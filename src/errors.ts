@@ -1,6 +1,17 @@
 /**
  * Every error this package throws on purpose is a {@link LakerunnerError} with a stable `code`,
  * so callers can branch on `err.code` instead of parsing messages.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   await cache.ready();
+ * } catch (err) {
+ *   if (!(err instanceof LakerunnerError)) throw err;
+ *   if (err.code === 'ERR_LAKERUNNER_NOT_READY') console.error('no workers yet:', err.message);
+ *   else console.error(err.code, err.message);
+ * }
+ * ```
  */
 export class LakerunnerError extends Error {
   /** A stable, machine-readable identifier such as `ERR_LAKERUNNER_CONFIG`. */
@@ -37,7 +48,17 @@ export class ConfigError extends LakerunnerError {
   }
 }
 
-/** Why discovery failed, so callers can tell a bad credential from an unreachable server. */
+/**
+ * Why discovery failed, so callers can tell a bad credential from an unreachable server.
+ *
+ * @example
+ * ```ts
+ * const needsOperator: readonly DiscoveryFailure[] = ['config', 'unauthorized', 'forbidden'];
+ * if (err instanceof DiscoveryError && needsOperator.includes(err.reason)) {
+ *   console.error('fix the cluster access settings:', err.message);
+ * }
+ * ```
+ */
 export type DiscoveryFailure =
   | 'config'
   | 'unauthorized'
@@ -57,6 +78,19 @@ export type DiscoveryFailure =
  * A discovery source could not produce the worker list: the cluster API refused, failed or
  * could not be reached. The message says what failed, where, and what to do about it; it never
  * contains credentials.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   await discovery.getWorkers();
+ * } catch (err) {
+ *   if (!(err instanceof DiscoveryError)) throw err;
+ *   if (err.reason === 'forbidden') console.error(`RBAC on ${err.server}:`, err.message);
+ *   else if (err.retryAfterSeconds !== undefined) {
+ *     console.warn(`server busy; retry in ${err.retryAfterSeconds} s`);
+ *   }
+ * }
+ * ```
  */
 export class DiscoveryError extends LakerunnerError {
   /** What kind of failure this is. */
@@ -85,7 +119,19 @@ export class DiscoveryError extends LakerunnerError {
   }
 }
 
-/** The caller's signal aborted the operation. `cause` holds the signal's reason. */
+/**
+ * The caller's signal aborted the operation. `cause` holds the signal's reason.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   await discovery.getWorkers({ signal: AbortSignal.timeout(2_000) });
+ * } catch (err) {
+ *   if (err instanceof AbortedError) console.warn('lookup cancelled:', err.cause);
+ *   else throw err;
+ * }
+ * ```
+ */
 export class AbortedError extends LakerunnerError {
   constructor(message = 'the operation was aborted', options?: ErrorOptions) {
     super('ERR_LAKERUNNER_ABORTED', message, options);

@@ -17,7 +17,15 @@ export interface Logger {
 
 const ignore = (): void => undefined;
 
-/** The default: the library logs nothing unless the user hands it a logger. */
+/**
+ * The default: the library logs nothing unless the user hands it a logger.
+ *
+ * @example
+ * ```ts
+ * const logger = process.env.DEBUG === undefined ? silentLogger : pino();
+ * const cache = new WorkerCache(discovery, { logger });
+ * ```
+ */
 export const silentLogger: Logger = Object.freeze({
   debug: ignore,
   info: ignore,

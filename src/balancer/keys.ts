@@ -4,7 +4,15 @@ const DECIMAL = /^(0|[1-9][0-9]*)$/;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const MAX_INT64 = 2n ** 63n - 1n;
 
-/** A segment id as lakerunner stores it: a non-negative 64-bit integer. */
+/**
+ * A segment id as lakerunner stores it: a non-negative 64-bit integer.
+ *
+ * @example
+ * ```ts
+ * const ids: SegmentId[] = [42, 9_007_199_254_740_993n, '18446744073709551615'];
+ * const keys = ids.map((id) => segmentKey(id, orgId));
+ * ```
+ */
 export type SegmentId = number | bigint | string;
 
 /**

@@ -3,6 +3,12 @@ import { ConfigError } from '../errors.js';
 /**
  * Live counters for one worker, shared by every picker that includes it. Pickers keep a
  * reference and read the fields on each pick; they never copy them.
+ *
+ * @example
+ * ```ts
+ * const load: WorkerLoad = tracker.load(worker.id);
+ * console.log(`${load.workerId}: ${load.inFlight} in flight, about ${load.latencyMs} ms`);
+ * ```
  */
 export interface WorkerLoad {
   /** The worker's id ({@link Worker.id}). */
@@ -20,7 +26,21 @@ export interface WorkerLoad {
   readonly firstSeenAt: number;
 }
 
-/** Ends a started request. Safe to call more than once: only the first call counts. */
+/**
+ * Ends a started request. Safe to call more than once: only the first call counts.
+ *
+ * @example
+ * ```ts
+ * const end: EndRequest = tracker.start(worker.id);
+ * const startedAt = performance.now();
+ * try {
+ *   await send(worker);
+ *   end(performance.now() - startedAt);
+ * } finally {
+ *   end(); // no effect when the request already ended above
+ * }
+ * ```
+ */
 export interface EndRequest {
   /**
    * @param latencyMs - the response time, to feed the latency average; omit it on errors
@@ -31,7 +51,15 @@ export interface EndRequest {
   [Symbol.dispose](): void;
 }
 
-/** Options for {@link LoadTracker}. */
+/**
+ * Options for {@link LoadTracker}.
+ *
+ * @example
+ * ```ts
+ * const tracker = new LoadTracker({ decayMs: 5_000, initialLatencyMs: 50 });
+ * const picker = createPicker('least-request', workers, { tracker });
+ * ```
+ */
 export interface LoadTrackerOptions {
   /**
    * The clock, in milliseconds. Default `performance.now`. Inject a fake one in tests.

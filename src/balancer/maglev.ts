@@ -5,7 +5,15 @@ import { KeyHasher } from './key-hasher.js';
 import { checkInteger, type PickerOptions } from './options.js';
 import { defaultTableCache, tableFingerprint, type TableCache } from './table-cache.js';
 
-/** Envoy's default: a prime comfortably above 100 × a few hundred workers. */
+/**
+ * Envoy's default: a prime comfortably above 100 × a few hundred workers.
+ *
+ * @example
+ * ```ts
+ * const picker = new MaglevPicker(workers);
+ * picker.tableSize === DEFAULT_MAGLEV_TABLE_SIZE; // true unless `tableSize` is given
+ * ```
+ */
 export const DEFAULT_MAGLEV_TABLE_SIZE = 65537;
 
 /** Maglev's balance needs at least this many table slots per worker. */

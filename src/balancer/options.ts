@@ -11,15 +11,37 @@ import type { TableCache } from './table-cache.js';
  * - `pod-name`: {@link Worker.podName}, else `ip:port`. Matches coordinators that hash
  *   StatefulSet pod names such as `query-worker-0`.
  * - `address`: always `ip:port` (IPv6 in brackets).
+ *
+ * @example
+ * ```ts
+ * const identity: IdentitySource = 'pod-name';
+ * const picker = createPicker('maglev', workers, { identity });
+ * ```
  */
 export type IdentitySource = 'uid' | 'pod-name' | 'address';
 
-/** The valid {@link IdentitySource} values, for validation and messages. */
+/**
+ * The valid {@link IdentitySource} values, for validation and messages.
+ *
+ * @example
+ * ```ts
+ * const given: string = flags.identity;
+ * if (!(IDENTITY_SOURCES as readonly string[]).includes(given)) {
+ *   throw new Error(`--identity must be one of ${IDENTITY_SOURCES.join(', ')}`);
+ * }
+ * ```
+ */
 export const IDENTITY_SOURCES: readonly IdentitySource[] = ['uid', 'pod-name', 'address'];
 
 /**
  * Slow start: a worker the load tracker has just seen gets a share that ramps up linearly
  * from `minFraction` to all of it over `windowMs`, so a cold JVM-like worker is not flooded.
+ *
+ * @example
+ * ```ts
+ * const slowStart: SlowStartOptions = { windowMs: 60_000, minFraction: 0.2 };
+ * const picker = createPicker('least-request', workers, { tracker, slowStart });
+ * ```
  */
 export interface SlowStartOptions {
   /** The ramp's length in milliseconds. Required; 0 turns slow start off. */
@@ -35,6 +57,12 @@ export interface SlowStartOptions {
  * Zone preference: send to ready workers in the coordinator's zone while enough of them are
  * ready, and to all ready workers otherwise. Keys then map within the local zone, so two
  * coordinators in different zones may place one key differently; turn it off for parity.
+ *
+ * @example
+ * ```ts
+ * const zonePreference: ZonePreferenceOptions = { zone: 'us-east-1a', minReadyWorkers: 3 };
+ * const picker = createPicker('round-robin', workers, { zonePreference });
+ * ```
  */
 export interface ZonePreferenceOptions {
   /** The coordinator's zone (`topology.kubernetes.io/zone`). */

@@ -8,7 +8,16 @@ import { RendezvousPicker } from './rendezvous.js';
 import { RingPicker } from './ring.js';
 import { RoundRobinPicker } from './round-robin.js';
 
-/** Builds a picker of one policy from a worker set. */
+/**
+ * Builds a picker of one policy from a worker set.
+ *
+ * @example
+ * ```ts
+ * const pinnedRendezvous: PickerFactory = (workers, options) =>
+ *   new RendezvousPicker(workers, { ...options, identity: 'pod-name' });
+ * registerPolicy('rendezvous-by-pod', pinnedRendezvous);
+ * ```
+ */
 export type PickerFactory = (workers: readonly Worker[], options: PickerOptions) => Picker;
 
 // One line per policy: a new policy is a new file and a line here.

@@ -4,7 +4,15 @@ import { KeyHasher } from './key-hasher.js';
 import { checkInteger, checkRange, type PickerOptions } from './options.js';
 import { defaultTableCache, tableFingerprint, type TableCache } from './table-cache.js';
 
-/** Ketama's classic count; with 100 workers the busiest gets about 1.3× the mean. */
+/**
+ * Ketama's classic count; with 100 workers the busiest gets about 1.3× the mean.
+ *
+ * @example
+ * ```ts
+ * // More points per worker evens out a small fleet, at the cost of a bigger ring.
+ * const picker = new RingPicker(workers, { virtualNodes: 2 * DEFAULT_VIRTUAL_NODES });
+ * ```
+ */
 export const DEFAULT_VIRTUAL_NODES = 160;
 
 /** A capacity no in-flight count reaches, as an int32 so it is never boxed. */

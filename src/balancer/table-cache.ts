@@ -1,7 +1,15 @@
 import { LRUCache } from 'lru-cache';
 import { workerAddress, type Worker } from '../discovery/worker.js';
 
-/** Options for {@link TableCache}. */
+/**
+ * Options for {@link TableCache}.
+ *
+ * @example
+ * ```ts
+ * const tableCache = new TableCache({ max: 4 });
+ * const picker = createPicker('maglev', workers, { tableCache });
+ * ```
+ */
 export interface TableCacheOptions {
   /**
    * How many built tables to keep. Default 16: enough for a set that flaps between a few

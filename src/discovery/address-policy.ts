@@ -8,6 +8,13 @@ import type { Logger } from '../logger.js';
  * Which cluster-supplied addresses may become workers. Whoever can write EndpointSlices (or ECS
  * task metadata) decides where fragments go, and fragments carry customers' data and
  * credentials, so the SDK refuses what Kubernetes itself refuses for endpoints, and more.
+ *
+ * @example
+ * ```ts
+ * const options: AddressPolicyOptions = { allowLoopback: false, allowedCidrs: ['10.244.0.0/16'] };
+ * const addressPolicy = createAddressPolicy(options);
+ * const discovery = new KubernetesWorkerDiscovery({ addressPolicy });
+ * ```
  */
 export interface AddressPolicyOptions {
   /**
@@ -22,7 +29,18 @@ export interface AddressPolicyOptions {
   readonly allowedCidrs?: readonly string[] | undefined;
 }
 
-/** Why an address was refused. */
+/**
+ * Why an address was refused.
+ *
+ * @example
+ * ```ts
+ * const { refused } = workersFromSlices(slices, { port: 7101 });
+ * for (const [address, reason] of refused) {
+ *   const why: AddressRefusal = reason;
+ *   if (why === 'link-local') console.error(`${address} looks like a metadata endpoint`);
+ * }
+ * ```
+ */
 export type AddressRefusal =
   | 'malformed'
   | 'unspecified'
@@ -32,7 +50,16 @@ export type AddressRefusal =
   | 'broadcast'
   | 'not-allowed';
 
-/** Checks addresses against the built-in deny list and the optional allow-list. */
+/**
+ * Checks addresses against the built-in deny list and the optional allow-list.
+ *
+ * @example
+ * ```ts
+ * const policy: AddressPolicy = createAddressPolicy({ allowedCidrs: ['10.244.0.0/16'] });
+ * const refusal = policy.check('10.244.3.9');
+ * if (refusal !== undefined) console.warn(`refused (${refusal}) by ${policy.description}`);
+ * ```
+ */
 export interface AddressPolicy {
   /** `undefined` when the address may be used, else why not. */
   check(address: string): AddressRefusal | undefined;
@@ -71,6 +98,13 @@ function unmapped(address: string): string {
  * Parses CIDR ranges such as `10.244.0.0/16` or `fd00::/8` into a BlockList.
  *
  * @throws {ConfigError} naming the option and the range at fault.
+ *
+ * @example
+ * ```ts
+ * const ranges = parseCidrs('--allowed-cidrs', ['10.244.0.0/16', 'fd00::/8']);
+ * ranges.check('10.244.7.1', 'ipv4'); // true
+ * ranges.check('192.168.0.1', 'ipv4'); // false
+ * ```
  */
 export function parseCidrs(setting: string, ranges: readonly string[]): BlockList {
   const list = new BlockList();

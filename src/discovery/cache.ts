@@ -14,7 +14,19 @@ import {
   type WorkerWatch,
 } from './worker.js';
 
-/** Options for {@link WorkerCache}. Every interval is in milliseconds and can be scaled down. */
+/**
+ * Options for {@link WorkerCache}. Every interval is in milliseconds and can be scaled down.
+ *
+ * @example
+ * ```ts
+ * const cache = new WorkerCache(discovery, {
+ *   refreshIntervalMs: 15_000,
+ *   readyTimeoutMs: 10_000,
+ *   coalesceMs: 500,
+ *   logger: pino(),
+ * }).start();
+ * ```
+ */
 export interface WorkerCacheOptions {
   /** How often to re-list while things are healthy. Default 30,000 (30 s). */
   readonly refreshIntervalMs?: number | undefined;
@@ -50,7 +62,16 @@ export interface WorkerCacheOptions {
   readonly random?: (() => number) | undefined;
 }
 
-/** How fresh the cached worker set is. */
+/**
+ * How fresh the cached worker set is.
+ *
+ * @example
+ * ```ts
+ * const status: CacheStatus = cache.status();
+ * if (!status.synced) console.log('waiting for the first worker list');
+ * else if (status.stale) console.warn(`worker list is ${status.ageMs} ms old`, status.lastError);
+ * ```
+ */
 export interface CacheStatus {
   /** True once a fetch has succeeded. */
   readonly synced: boolean;
@@ -68,10 +89,31 @@ export interface CacheStatus {
   readonly mode: 'watch' | 'poll';
 }
 
-/** Called with every non-empty change to the worker set. */
+/**
+ * Called with every non-empty change to the worker set.
+ *
+ * @example
+ * ```ts
+ * const onChange: WorkerChangeListener = (change) => {
+ *   for (const worker of change.removed) console.log('worker left:', worker.id);
+ * };
+ * const unsubscribe = cache.subscribe(onChange);
+ * ```
+ */
 export type WorkerChangeListener = (change: WorkerChange) => void;
 
-/** The read side of a worker cache, which is all that balancers and transports need. */
+/**
+ * The read side of a worker cache, which is all that balancers and transports need.
+ *
+ * @example
+ * ```ts
+ * async function firstWorker(source: WorkerSource): Promise<Worker | undefined> {
+ *   await source.ready();
+ *   return source.workers()[0];
+ * }
+ * const worker = await firstWorker(cache); // a WorkerCache is a WorkerSource
+ * ```
+ */
 export interface WorkerSource {
   /** The current workers, synchronously, from memory. */
   workers(): readonly Worker[];
@@ -92,7 +134,20 @@ const defaults = {
   coalesceMs: 1_000,
 };
 
-/** Thrown by {@link WorkerCache.ready} when no fetch succeeded in time. */
+/**
+ * Thrown by {@link WorkerCache.ready} when no fetch succeeded in time.
+ *
+ * @example
+ * ```ts
+ * const cache = new WorkerCache(discovery, { readyTimeoutMs: 5_000 }).start();
+ * try {
+ *   await cache.ready();
+ * } catch (err) {
+ *   if (!(err instanceof DiscoveryNotReadyError)) throw err;
+ *   console.error('discovery never succeeded:', cache.status().lastError?.message);
+ * }
+ * ```
+ */
 export class DiscoveryNotReadyError extends LakerunnerError {
   constructor(message: string, options?: ErrorOptions) {
     super('ERR_LAKERUNNER_NOT_READY', message, options);

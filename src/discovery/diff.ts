@@ -1,6 +1,17 @@
 import type { Worker } from './worker.js';
 
-/** A worker that kept its `id` but changed address, port, state or placement. */
+/**
+ * A worker that kept its `id` but changed address, port, state or placement.
+ *
+ * @example
+ * ```ts
+ * const { updated } = diffWorkers(before, after);
+ * for (const update of updated) {
+ *   const { previous, current }: WorkerUpdate = update;
+ *   if (previous.state !== current.state) console.log(`${current.id} is now ${current.state}`);
+ * }
+ * ```
+ */
 export interface WorkerUpdate {
   readonly previous: Worker;
   readonly current: Worker;
@@ -36,7 +47,16 @@ export function workerChanged(a: Worker, b: Worker): boolean {
   );
 }
 
-/** Compares two worker sets by `id`. Pure: no I/O, no clocks. */
+/**
+ * Compares two worker sets by `id`. Pure: no I/O, no clocks.
+ *
+ * @example
+ * ```ts
+ * const next = await discovery.getWorkers();
+ * const change = diffWorkers(previous, next);
+ * console.log(`${change.added.length} added, ${change.removed.length} removed`);
+ * ```
+ */
 export function diffWorkers(previous: readonly Worker[], next: readonly Worker[]): WorkerChange {
   const before = new Map(previous.map((worker) => [worker.id, worker]));
   const after = new Map(next.map((worker) => [worker.id, worker]));

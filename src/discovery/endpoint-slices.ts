@@ -6,6 +6,17 @@ import { compareWorkers, workerAddress, type Worker, type WorkerState } from './
 /**
  * The parts of a `discovery.k8s.io/v1` EndpointSlice that discovery reads. The client's
  * `V1EndpointSlice` fits this shape, and so does plain JSON from the API.
+ *
+ * @example
+ * ```ts
+ * const slice: EndpointSliceLike = {
+ *   addressType: 'IPv4',
+ *   metadata: { name: 'query-worker-x7k2p' },
+ *   endpoints: [{ addresses: ['10.244.1.7'], conditions: { ready: true } }],
+ *   ports: [{ name: 'query', port: 7101 }],
+ * };
+ * const { workers } = workersFromSlices([slice], { port: 7101 });
+ * ```
  */
 export interface EndpointSliceLike {
   readonly addressType: string;
@@ -20,7 +31,20 @@ export interface EndpointSliceLike {
     | null;
 }
 
-/** One endpoint of a slice: one pod, with one or more interchangeable addresses. */
+/**
+ * One endpoint of a slice: one pod, with one or more interchangeable addresses.
+ *
+ * @example
+ * ```ts
+ * const endpoint: EndpointLike = {
+ *   addresses: ['10.244.1.7'],
+ *   conditions: { ready: false, serving: true, terminating: true },
+ *   targetRef: { name: 'query-worker-0', uid: '5f0c2a9e' },
+ *   zone: 'us-east-1a',
+ * };
+ * endpointState(endpoint.conditions, true); // 'draining'
+ * ```
+ */
 export interface EndpointLike {
   readonly addresses: readonly string[];
   readonly conditions?:
@@ -49,7 +73,19 @@ export interface EndpointLike {
  */
 export type DiscoveryCompatibility = 'lakerunner-go';
 
-/** How to turn slices into workers. */
+/**
+ * How to turn slices into workers.
+ *
+ * @example
+ * ```ts
+ * const options: SliceOptions = {
+ *   port: 7101,
+ *   keepDraining: true,
+ *   addressTypes: ['IPv4', 'IPv6'],
+ * };
+ * const { workers } = workersFromSlices(slices, options);
+ * ```
+ */
 export interface SliceOptions {
   /** The port every worker answers on (`QUERY_WORKER_PORT`). */
   readonly port: number;
@@ -95,7 +131,19 @@ export interface SliceOptions {
   readonly addressPolicy?: Pick<AddressPolicy, 'check'> | undefined;
 }
 
-/** What discovery saw, so an empty result can be explained rather than guessed at. */
+/**
+ * What discovery saw, so an empty result can be explained rather than guessed at.
+ *
+ * @example
+ * ```ts
+ * const { workers, report } = workersFromSlices(slices, { port: 7101 });
+ * if (workers.length === 0) {
+ *   const seen: SliceReport = report;
+ *   console.warn(`${seen.endpoints} endpoints: ${seen.notReady} not ready, ` +
+ *     `${seen.refusedAddresses} refused`);
+ * }
+ * ```
+ */
 export interface SliceReport {
   /** Slices looked at. */
   slices: number;
@@ -121,7 +169,15 @@ export interface SliceReport {
   refusals: Partial<Record<AddressRefusal, number>>;
 }
 
-/** The result of {@link workersFromSlices}: workers plus the counts behind them. */
+/**
+ * The result of {@link workersFromSlices}: workers plus the counts behind them.
+ *
+ * @example
+ * ```ts
+ * const result: SliceWorkers = workersFromSlices(slices, { port: 7101 });
+ * for (const [address, reason] of result.refused) console.warn(`refused ${address}: ${reason}`);
+ * ```
+ */
 export interface SliceWorkers {
   readonly workers: Worker[];
   readonly report: SliceReport;
@@ -172,6 +228,14 @@ function validPort(port: number | null | undefined): port is number {
  * The state an endpoint's conditions give it, or `undefined` when it takes no fragments.
  * The API defines absent `ready` as ready, absent `serving` as `ready`, absent `terminating`
  * as false.
+ *
+ * @example
+ * ```ts
+ * endpointState({ ready: true }, false); // 'ready'
+ * endpointState({ ready: false }, false); // 'not-ready'
+ * endpointState({ ready: false, serving: true, terminating: true }, true); // 'draining'
+ * endpointState({ ready: false, serving: true, terminating: true }, false); // 'terminating'
+ * ```
  */
 export function endpointState(
   conditions: EndpointLike['conditions'],

@@ -10,7 +10,15 @@ import { originOf } from './urls.js';
 /** Where the kubelet mounts a pod's service-account credentials. */
 export const defaultServiceAccountDir = '/var/run/secrets/kubernetes.io/serviceaccount';
 
-/** Options for {@link loadKubeConfig}. */
+/**
+ * Options for {@link loadKubeConfig}.
+ *
+ * @example
+ * ```ts
+ * const options: KubeConfigOptions = { env: process.env, logger: pino() };
+ * const { kubeConfig, server } = loadKubeConfig(options);
+ * ```
+ */
 export interface KubeConfigOptions {
   /** Environment to read `KUBECONFIG`, `HOME` and `KUBERNETES_SERVICE_*` from. */
   readonly env?: Environment | undefined;
@@ -20,7 +28,16 @@ export interface KubeConfigOptions {
   readonly logger?: Logger | undefined;
 }
 
-/** A loaded cluster configuration and where it came from. */
+/**
+ * A loaded cluster configuration and where it came from.
+ *
+ * @example
+ * ```ts
+ * const loaded: LoadedKubeConfig = loadKubeConfig();
+ * console.log(`${loaded.source} credentials from ${loaded.from} for ${loaded.server}`);
+ * const discovery = new KubernetesWorkerDiscovery({ kubeConfig: loaded.kubeConfig });
+ * ```
+ */
 export interface LoadedKubeConfig {
   readonly kubeConfig: KubeConfig;
   /** `kubeconfig` or `in-cluster`. */

@@ -2,7 +2,15 @@ import { firstGiven, missingSetting, parsePort, quote, type Environment } from '
 import { ConfigError } from '../errors.js';
 import { parseLabelSelector, SelectorSyntaxError, type LabelSelector } from './label-selector.js';
 
-/** What Kubernetes discovery needs to know: where to look, what to match, which port. */
+/**
+ * What Kubernetes discovery needs to know: where to look, what to match, which port.
+ *
+ * @example
+ * ```ts
+ * const settings: KubernetesSettings = kubernetesSettings({ namespace: 'lake' });
+ * console.log(`${settings.namespace}: ${settings.labelSelector.text} on ${settings.port}`);
+ * ```
+ */
 export interface KubernetesSettings {
   /** The namespace the workers' EndpointSlices live in. */
   readonly namespace: string;
@@ -12,7 +20,19 @@ export interface KubernetesSettings {
   readonly port: number;
 }
 
-/** Explicit settings; each one wins over its environment variable. */
+/**
+ * Explicit settings; each one wins over its environment variable.
+ *
+ * @example
+ * ```ts
+ * const input: KubernetesSettingsInput = {
+ *   namespace: 'lake',
+ *   labelSelector: 'app=lakerunner,component=query-worker',
+ *   port: 7101,
+ * };
+ * const settings = kubernetesSettings(input, process.env);
+ * ```
+ */
 export interface KubernetesSettingsInput {
   /** The workers' namespace. Default: `POD_NAMESPACE`. */
   readonly namespace?: string | undefined;
@@ -28,6 +48,16 @@ export interface KubernetesSettingsInput {
 /**
  * The names to blame in errors for each explicit setting. The CLI passes its flag names here,
  * so that a bad `--query-worker-port` is reported as that flag.
+ *
+ * @example
+ * ```ts
+ * const names: SettingNames = {
+ *   namespace: '--namespace',
+ *   labelSelector: '--selector',
+ *   port: '--query-worker-port',
+ * };
+ * const settings = kubernetesSettings({ port: flags.port }, process.env, names);
+ * ```
  */
 export interface SettingNames {
   readonly namespace: string;
@@ -41,7 +71,18 @@ const optionNames: SettingNames = {
   port: 'port',
 };
 
-/** The environment variables Kubernetes discovery reads. */
+/**
+ * The environment variables Kubernetes discovery reads.
+ *
+ * @example
+ * ```ts
+ * const settings = kubernetesSettings({}, {
+ *   [kubernetesVariables.namespace]: 'lake',
+ *   [kubernetesVariables.labelSelector]: 'app=lakerunner',
+ *   [kubernetesVariables.port]: '7101',
+ * });
+ * ```
+ */
 export const kubernetesVariables = {
   namespace: 'POD_NAMESPACE',
   labelSelector: 'WORKER_POD_LABEL_SELECTOR',

@@ -43,10 +43,24 @@ import type {
  * - `endpointslices` (default): the EndpointSlices' own labels, which are their Service's labels.
  * - `services`: the Services' labels; each matching Service's slices are then found through the
  *   `kubernetes.io/service-name` label.
+ *
+ * @example
+ * ```ts
+ * const selectorTarget: SelectorTarget = 'services';
+ * const discovery = new KubernetesWorkerDiscovery({ selectorTarget, labelSelector: 'app=lake' });
+ * ```
  */
 export type SelectorTarget = 'endpointslices' | 'services';
 
-/** The environment variable that picks the {@link SelectorTarget}. */
+/**
+ * The environment variable that picks the {@link SelectorTarget}.
+ *
+ * @example
+ * ```ts
+ * const env = { ...process.env, [selectorTargetVariable]: 'services' };
+ * const discovery = new KubernetesWorkerDiscovery({ env });
+ * ```
+ */
 export const selectorTargetVariable = 'WORKER_SELECTOR_TARGET';
 
 /**
@@ -62,10 +76,34 @@ export const selectorTargetVariable = 'WORKER_SELECTOR_TARGET';
  */
 export const compatibilityVariable = 'LAKERUNNER_DISCOVERY_COMPAT';
 
-/** The label that ties an EndpointSlice to its Service. */
+/**
+ * The label that ties an EndpointSlice to its Service.
+ *
+ * @example
+ * ```ts
+ * const ours = slices.filter(
+ *   (slice) => slice.metadata?.labels?.[serviceNameLabel] === 'query-worker',
+ * );
+ * ```
+ */
 export const serviceNameLabel = 'kubernetes.io/service-name';
 
-/** Options for {@link KubernetesWorkerDiscovery}; explicit settings win over the environment. */
+/**
+ * Options for {@link KubernetesWorkerDiscovery}; explicit settings win over the environment.
+ *
+ * @example
+ * ```ts
+ * const options: KubernetesDiscoveryOptions = {
+ *   namespace: 'lake',
+ *   labelSelector: 'app=lakerunner,component=query-worker',
+ *   port: 7101,
+ *   keepDraining: true,
+ *   requestTimeoutMs: 5_000,
+ *   logger: pino(),
+ * };
+ * const cache = new WorkerCache(new KubernetesWorkerDiscovery(options)).start();
+ * ```
+ */
 export interface KubernetesDiscoveryOptions extends KubernetesSettingsInput {
   /** Environment for settings and cluster access. Default `process.env`. */
   readonly env?: Environment | undefined;
@@ -136,7 +174,16 @@ export interface KubernetesDiscoveryOptions extends KubernetesSettingsInput {
   readonly logger?: Logger | undefined;
 }
 
-/** Everything one discovery pass saw: the slices, the workers and the counts behind them. */
+/**
+ * Everything one discovery pass saw: the slices, the workers and the counts behind them.
+ *
+ * @example
+ * ```ts
+ * const inspection: KubernetesInspection = await discovery.inspect();
+ * console.log(`${inspection.slices.length} slices gave ${inspection.workers.length} workers`);
+ * if (inspection.workers.length === 0) console.log(inspection.report);
+ * ```
+ */
 export interface KubernetesInspection {
   readonly workers: Worker[];
   readonly report: SliceReport;

@@ -5,24 +5,63 @@
  * `key in (a,b)`, `key notin (a,b)`, `key` (exists) and `!key` (does not exist).
  */
 
-/** The operators a requirement can use. */
+/**
+ * The operators a requirement can use.
+ *
+ * @example
+ * ```ts
+ * const negative: readonly SelectorOperator[] = ['notEquals', 'notIn', 'doesNotExist'];
+ * const onlyPositive = parseLabelSelector(text).requirements
+ *   .every((requirement) => !negative.includes(requirement.operator));
+ * ```
+ */
 export type SelectorOperator = 'equals' | 'notEquals' | 'in' | 'notIn' | 'exists' | 'doesNotExist';
 
-/** One clause of a selector. */
+/**
+ * One clause of a selector.
+ *
+ * @example
+ * ```ts
+ * const requirements: readonly SelectorRequirement[] =
+ *   parseLabelSelector('app=lakerunner,!canary').requirements;
+ * for (const { key, operator, values } of requirements) console.log(key, operator, values);
+ * ```
+ */
 export interface SelectorRequirement {
   readonly key: string;
   readonly operator: SelectorOperator;
   readonly values: readonly string[];
 }
 
-/** A parsed selector: every requirement must hold for a label set to match. */
+/**
+ * A parsed selector: every requirement must hold for a label set to match.
+ *
+ * @example
+ * ```ts
+ * const selector: LabelSelector = parseLabelSelector('app=lakerunner, tier in (query)');
+ * console.log(selector.text, selector.requirements.length);
+ * ```
+ */
 export interface LabelSelector {
   readonly requirements: readonly SelectorRequirement[];
   /** The canonical text form, as sent to the API server. */
   readonly text: string;
 }
 
-/** Why a selector did not parse; the position is a 0-based character offset. */
+/**
+ * Why a selector did not parse; the position is a 0-based character offset.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   parseLabelSelector('tier in (query');
+ * } catch (err) {
+ *   if (err instanceof SelectorSyntaxError) {
+ *     console.error(`bad selector at character ${err.position}: ${err.message}`);
+ *   } else throw err;
+ * }
+ * ```
+ */
 export class SelectorSyntaxError extends Error {
   readonly position: number;
 
@@ -281,7 +320,16 @@ export function parseLabelSelector(input: string): LabelSelector {
   return { requirements, text: requirements.map(requirementText).join(',') };
 }
 
-/** Whether a set of labels satisfies every requirement of the selector. */
+/**
+ * Whether a set of labels satisfies every requirement of the selector.
+ *
+ * @example
+ * ```ts
+ * const selector = parseLabelSelector('app=lakerunner,!canary');
+ * matchesLabels(selector, { app: 'lakerunner' }); // true
+ * matchesLabels(selector, { app: 'lakerunner', canary: 'yes' }); // false
+ * ```
+ */
 export function matchesLabels(
   selector: LabelSelector,
   labels: Readonly<Record<string, string>> | undefined,

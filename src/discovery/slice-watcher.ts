@@ -4,7 +4,15 @@ import { silentLogger, type Logger } from '../logger.js';
 import type { WatchEnd, WatchEvent } from './watch-stream.js';
 import type { Worker, WorkerWatch, WorkerWatchHandlers } from './worker.js';
 
-/** Timings of the list-then-watch loop. Every one can be scaled down in tests. */
+/**
+ * Timings of the list-then-watch loop. Every one can be scaled down in tests.
+ *
+ * @example
+ * ```ts
+ * const timings: WatchTimings = { ...defaultWatchTimings, idleTimeoutMs: 45_000 };
+ * const discovery = new KubernetesWorkerDiscovery({ watch: timings });
+ * ```
+ */
 export interface WatchTimings {
   /**
    * The server-side `timeoutSeconds` of each watch; each watch asks for a random value between
@@ -28,7 +36,16 @@ export interface WatchTimings {
   readonly relistIntervalMs: number;
 }
 
-/** The defaults of {@link WatchTimings}. */
+/**
+ * The defaults of {@link WatchTimings}.
+ *
+ * @example
+ * ```ts
+ * // Keep the defaults but retry quickly, as a test would.
+ * const watch = { ...defaultWatchTimings, minRetryDelayMs: 10, maxRetryDelayMs: 100 };
+ * const discovery = new KubernetesWorkerDiscovery({ watch });
+ * ```
+ */
 export const defaultWatchTimings: WatchTimings = Object.freeze({
   watchTimeoutSeconds: 300,
   idleTimeoutMs: 90_000,
@@ -37,7 +54,17 @@ export const defaultWatchTimings: WatchTimings = Object.freeze({
   relistIntervalMs: 600_000,
 });
 
-/** A slice as the loop needs it: a name and a resourceVersion. */
+/**
+ * A slice as the loop needs it: a name and a resourceVersion.
+ *
+ * @example
+ * ```ts
+ * const slice: VersionedObject = {
+ *   metadata: { name: 'query-worker-x7k2p', resourceVersion: '42' },
+ * };
+ * const resumeFrom = slice.metadata?.resourceVersion;
+ * ```
+ */
 export interface VersionedObject {
   readonly metadata?: {
     readonly name?: string | undefined;
@@ -45,7 +72,22 @@ export interface VersionedObject {
   } | undefined;
 }
 
-/** The I/O the loop drives: one list, one watch. Errors are typed `DiscoveryError`s. */
+/**
+ * The I/O the loop drives: one list, one watch. Errors are typed `DiscoveryError`s.
+ *
+ * @example
+ * ```ts
+ * const source: SliceSource<V1EndpointSlice> = {
+ *   list: (signal) => listSlices(signal), // resolves to { items, resourceVersion }
+ *   watch: ({ resourceVersion, timeoutSeconds, ...rest }) => streamWatch({
+ *     ...rest, kubeConfig, path, context, connectTimeoutMs: 10_000,
+ *     query: { resourceVersion: resourceVersion ?? '', timeoutSeconds: String(timeoutSeconds) },
+ *   }),
+ *   toWorkers: (items) => workersFromSlices(items, { port: 7101 }).workers,
+ * };
+ * const loop = new ListWatchLoop(source, handlers, {}).start();
+ * ```
+ */
 export interface SliceSource<T extends VersionedObject> {
   /** Lists every matching object and the collection's resourceVersion. */
   list(signal: AbortSignal): Promise<{ items: T[]; resourceVersion: string | undefined }>;
@@ -62,7 +104,15 @@ export interface SliceSource<T extends VersionedObject> {
   toWorkers(items: readonly T[]): Worker[];
 }
 
-/** Options for {@link ListWatchLoop}. */
+/**
+ * Options for {@link ListWatchLoop}.
+ *
+ * @example
+ * ```ts
+ * const options: ListWatchOptions = { timings: { relistIntervalMs: 300_000 }, logger: pino() };
+ * const loop = new ListWatchLoop(source, handlers, options).start();
+ * ```
+ */
 export interface ListWatchOptions {
   readonly timings?: Partial<WatchTimings> | undefined;
   readonly logger?: Logger | undefined;

@@ -8,10 +8,33 @@ import { fetch } from 'undici';
 import { DiscoveryError, type AbortedError } from '../errors.js';
 import { redactCredentials, toDiscoveryError, type ApiCallContext } from './kubernetes-errors.js';
 
-/** The event types a Kubernetes watch stream carries. */
+/**
+ * The event types a Kubernetes watch stream carries.
+ *
+ * @example
+ * ```ts
+ * const counts: Record<WatchEventType, number> = {
+ *   ADDED: 0, MODIFIED: 0, DELETED: 0, BOOKMARK: 0,
+ * };
+ * const onEvent = (event: WatchEvent<unknown>): void => {
+ *   counts[event.type] += 1;
+ * };
+ * ```
+ */
 export type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK';
 
-/** One object event from a watch: never a `Status` (those end the stream instead). */
+/**
+ * One object event from a watch: never a `Status` (those end the stream instead).
+ *
+ * @example
+ * ```ts
+ * const onEvent = (event: WatchEvent<V1EndpointSlice>): void => {
+ *   const name = event.object.metadata?.name ?? '';
+ *   if (event.type === 'DELETED') slices.delete(name);
+ *   else if (event.type !== 'BOOKMARK') slices.set(name, event.object);
+ * };
+ * ```
+ */
 export interface WatchEvent<T> {
   readonly type: WatchEventType;
   readonly object: T;
@@ -28,12 +51,39 @@ export interface WatchEvent<T> {
  * - `failed`: an HTTP error, a network or TLS failure, an ERROR event, or a line that is not a
  *   valid event; `lostEvents` says whether a fresh list is needed.
  * - `aborted`: our own signal stopped it.
+ *
+ * @example
+ * ```ts
+ * const end: WatchEnd = await streamWatch(request);
+ * if (end.kind === 'gone') console.warn('resourceVersion too old; list again');
+ * else if (end.kind === 'failed' && end.lostEvents) {
+ *   console.warn('events may be lost; list again:', end.error.message);
+ * }
+ * ```
  */
 export type WatchEnd =
   | { readonly kind: 'closed' | 'idle' | 'gone' | 'aborted' }
   | { readonly kind: 'failed'; readonly error: DiscoveryError; readonly lostEvents: boolean };
 
-/** What {@link streamWatch} needs. */
+/**
+ * What {@link streamWatch} needs.
+ *
+ * @example
+ * ```ts
+ * const request: WatchStreamRequest<V1EndpointSlice> = {
+ *   kubeConfig,
+ *   path: '/apis/discovery.k8s.io/v1/namespaces/lake/endpointslices',
+ *   query: { labelSelector: 'app=lakerunner', resourceVersion: '42' },
+ *   connectTimeoutMs: 10_000,
+ *   idleTimeoutMs: 90_000,
+ *   signal: controller.signal,
+ *   context: { server, namespace: 'lake', resource: 'endpointslices', group: 'discovery.k8s.io' },
+ *   onOpen: () => console.log('watching'),
+ *   onEvent: (event) => console.log(event.type, event.object.metadata?.name),
+ * };
+ * const end = await streamWatch(request);
+ * ```
+ */
 export interface WatchStreamRequest<T> {
   readonly kubeConfig: KubeConfig;
   /** The collection path, such as `/apis/discovery.k8s.io/v1/namespaces/x/endpointslices`. */

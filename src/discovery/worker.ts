@@ -3,6 +3,12 @@ import { hostPort, originOf } from './urls.js';
 /**
  * `ready` workers take new fragments. `draining` workers are shutting down but still serving:
  * they finish what they have and are picked only when no ready worker remains.
+ *
+ * @example
+ * ```ts
+ * const counts: Record<WorkerState, number> = { ready: 0, draining: 0 };
+ * for (const worker of cache.workers()) counts[worker.state] += 1;
+ * ```
  */
 export type WorkerState = 'ready' | 'draining';
 
@@ -34,7 +40,15 @@ export interface Worker {
   readonly zone?: string | undefined;
 }
 
-/** Options accepted by {@link WorkerDiscovery.getWorkers}. */
+/**
+ * Options accepted by {@link WorkerDiscovery.getWorkers}.
+ *
+ * @example
+ * ```ts
+ * const options: GetWorkersOptions = { signal: AbortSignal.timeout(5_000) };
+ * const workers = await discovery.getWorkers(options);
+ * ```
+ */
 export interface GetWorkersOptions {
   /** Cancels the lookup; the promise then rejects with an `AbortedError`. */
   readonly signal?: AbortSignal | undefined;
@@ -103,7 +117,14 @@ export interface WorkerDiscovery {
   close?(): Promise<void>;
 }
 
-/** Compares workers for a stable order: by IP as text, then port, then id. */
+/**
+ * Compares workers for a stable order: by IP as text, then port, then id.
+ *
+ * @example
+ * ```ts
+ * const ordered = [...(await discovery.getWorkers())].sort(compareWorkers);
+ * ```
+ */
 export function compareWorkers(a: Worker, b: Worker): number {
   if (a.ip !== b.ip) return a.ip < b.ip ? -1 : 1;
   if (a.port !== b.port) return a.port - b.port;

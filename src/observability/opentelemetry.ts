@@ -8,10 +8,28 @@ import {
   type FanOutStartMessage,
 } from './channels.js';
 
-/** The `@opentelemetry/api` module (an optional peer dependency). */
+/**
+ * The `@opentelemetry/api` module (an optional peer dependency).
+ *
+ * @example
+ * ```ts
+ * import * as api from '@opentelemetry/api';
+ * const otel: OpenTelemetryApi = api;
+ * const stop = instrumentOpenTelemetry(otel);
+ * ```
+ */
 export type OpenTelemetryApi = typeof OpenTelemetry;
 
-/** Options for {@link instrumentOpenTelemetry}. */
+/**
+ * Options for {@link instrumentOpenTelemetry}.
+ *
+ * @example
+ * ```ts
+ * import * as api from '@opentelemetry/api';
+ * const options: OpenTelemetryOptions = { tracer: api.trace.getTracer('query-coordinator') };
+ * const stop = instrumentOpenTelemetry(api, options);
+ * ```
+ */
 export interface OpenTelemetryOptions {
   /** The tracer to use. Default `api.trace.getTracer('lakerunner-discovery')`. */
   readonly tracer?: OpenTelemetry.Tracer | undefined;

@@ -12,10 +12,33 @@ import {
   type FragmentEndMessage,
 } from './channels.js';
 
-/** The `prom-client` module (an optional peer dependency). */
+/**
+ * The `prom-client` module (an optional peer dependency).
+ *
+ * @example
+ * ```ts
+ * import * as promClient from 'prom-client';
+ * const client: PromClientLike = promClient;
+ * const stop = instrumentPrometheus(client);
+ * ```
+ */
 export type PromClientLike = Pick<typeof PromClient, 'Counter' | 'Gauge' | 'Histogram'>;
 
-/** Options for {@link instrumentPrometheus}. */
+/**
+ * Options for {@link instrumentPrometheus}.
+ *
+ * @example
+ * ```ts
+ * import * as promClient from 'prom-client';
+ * const registry = new promClient.Registry();
+ * const options: PrometheusOptions = {
+ *   registry,
+ *   prefix: 'coordinator_',
+ *   buckets: [0.01, 0.1, 1],
+ * };
+ * const stop = instrumentPrometheus(promClient, options);
+ * ```
+ */
 export interface PrometheusOptions {
   /** The registry to add metrics to; default prom-client's global registry. */
   readonly registry?: PromClient.Registry | undefined;

@@ -13,7 +13,20 @@ import {
 import { originOf } from '../discovery/urls.js';
 import { createTestPki, type TestPki } from './test-ca.js';
 
-/** A JSON EndpointSlice as the API serves it (`discovery.k8s.io/v1`). */
+/**
+ * A JSON EndpointSlice as the API serves it (`discovery.k8s.io/v1`).
+ *
+ * @example
+ * ```ts
+ * const slice: FakeEndpointSlice = {
+ *   metadata: { name: 'query-worker-abc12', namespace: 'lake', labels: { app: 'query-worker' } },
+ *   addressType: 'IPv4',
+ *   endpoints: [{ addresses: ['127.0.0.1'], conditions: { ready: true } }],
+ *   ports: [{ name: 'query', port: 7101 }],
+ * };
+ * api.putSlice(slice);
+ * ```
+ */
 export interface FakeEndpointSlice {
   apiVersion?: 'discovery.k8s.io/v1';
   kind?: 'EndpointSlice';
@@ -30,7 +43,20 @@ export interface FakeEndpointSlice {
   ports?: Array<{ name?: string; port?: number; protocol?: string }> | null;
 }
 
-/** One endpoint of a fake slice. */
+/**
+ * One endpoint of a fake slice.
+ *
+ * @example
+ * ```ts
+ * const draining: FakeEndpoint = {
+ *   addresses: ['127.0.0.2'],
+ *   conditions: { ready: false, serving: true, terminating: true },
+ *   targetRef: { kind: 'Pod', name: 'qw-1', namespace: 'lake', uid: 'uid-qw-1' },
+ *   zone: 'zone-a',
+ * };
+ * api.putSlice({ ...slice, endpoints: [draining] });
+ * ```
+ */
 export interface FakeEndpoint {
   addresses: string[];
   conditions?: { ready?: boolean; serving?: boolean; terminating?: boolean };
@@ -39,7 +65,18 @@ export interface FakeEndpoint {
   zone?: string;
 }
 
-/** Options for {@link FakeKubeApiServer.start}. */
+/**
+ * Options for {@link FakeKubeApiServer.start}.
+ *
+ * @example
+ * ```ts
+ * const api = await FakeKubeApiServer.start({
+ *   token: 'test-token',
+ *   forbiddenNamespaces: ['kube-system'],
+ *   bookmarkIntervalMs: 1_000,
+ * });
+ * ```
+ */
 export interface FakeKubeApiOptions {
   /** The bearer token the server accepts; others get 401. Default: a random token. */
   readonly token?: string | undefined;
@@ -66,7 +103,16 @@ export interface FakeKubeApiOptions {
   readonly port?: number | undefined;
 }
 
-/** A request the fake server saw, for tests that count calls. */
+/**
+ * A request the fake server saw, for tests that count calls.
+ *
+ * @example
+ * ```ts
+ * const lists: RecordedRequest[] = api.sliceListRequests();
+ * expect(lists).toHaveLength(1);
+ * expect(lists[0]?.query.get('labelSelector')).toBe('app=query-worker');
+ * ```
+ */
 export interface RecordedRequest {
   readonly method: string;
   readonly path: string;
@@ -74,14 +120,34 @@ export interface RecordedRequest {
   readonly status: number;
 }
 
-/** A canned failure for the next requests: status, body and headers. */
+/**
+ * A canned failure for the next requests: status, body and headers.
+ *
+ * @example
+ * ```ts
+ * const throttled: InjectedFailure = { status: 429, headers: { 'retry-after': '2' } };
+ * api.failNext(1, throttled);
+ * await expect(discovery.getWorkers()).rejects.toMatchObject({ reason: 'throttled' });
+ * ```
+ */
 export interface InjectedFailure {
   readonly status: number;
   readonly body?: string | undefined;
   readonly headers?: Readonly<Record<string, string>> | undefined;
 }
 
-/** A Service as the fake serves it: only what selecting by Service labels needs. */
+/**
+ * A Service as the fake serves it: only what selecting by Service labels needs.
+ *
+ * @example
+ * ```ts
+ * const service: FakeService = {
+ *   metadata: { name: 'query-worker', namespace: 'lake', labels: { app: 'lakerunner' } },
+ *   spec: { ports: [{ name: 'query', port: 7101 }] },
+ * };
+ * api.putService(service);
+ * ```
+ */
 export interface FakeService {
   apiVersion?: 'v1';
   kind?: 'Service';
@@ -720,7 +786,18 @@ function decodeContinue(token: string | null): number | undefined {
   }
 }
 
-/** A compact way to describe an endpoint in tests and demos. */
+/**
+ * A compact way to describe an endpoint in tests and demos.
+ *
+ * @example
+ * ```ts
+ * const endpoints: EndpointSpec[] = [
+ *   { address: '127.0.0.1', podName: 'query-worker-0', zone: 'zone-a' },
+ *   { address: '127.0.0.2', ready: false, serving: true, terminating: true },
+ * ];
+ * api.putSlice(endpointSlice({ name: 'qw-abc12', namespace: 'lake', endpoints, port: 7101 }));
+ * ```
+ */
 export interface EndpointSpec {
   readonly address: string | readonly string[];
   readonly ready?: boolean | undefined;

@@ -6,13 +6,31 @@ import { promisify } from 'node:util';
 
 const run = promisify(execFile);
 
-/** PEM text of a certificate and its private key. */
+/**
+ * PEM text of a certificate and its private key.
+ *
+ * @example
+ * ```ts
+ * const pki = await createTestPki();
+ * const { cert, key }: CertificateAndKey = pki.server;
+ * const server = https.createServer({ cert, key }, (request, response) => response.end('ok'));
+ * ```
+ */
 export interface CertificateAndKey {
   readonly cert: string;
   readonly key: string;
 }
 
-/** A throwaway certificate authority and a server certificate it issued. */
+/**
+ * A throwaway certificate authority and a server certificate it issued.
+ *
+ * @example
+ * ```ts
+ * const pki: TestPki = await createTestPki();
+ * const api = await FakeKubeApiServer.start({ pki });
+ * const agent = new https.Agent({ ca: pki.ca, cert: pki.client.cert, key: pki.client.key });
+ * ```
+ */
 export interface TestPki {
   /** The CA certificate, to trust. */
   readonly ca: string;
