@@ -12,7 +12,7 @@ import {
 } from '../observability/channels.js';
 import { readWhole } from './body.js';
 import { classifyError, errorCode, retryAfterMs } from './classify.js';
-import { announceAttempt, attemptsWatched } from './diagnostics.js';
+import { announceAttempt, attemptsWatched, type AttemptToken } from './diagnostics.js';
 import type { AttemptResult } from './fragment.js';
 import type { WorkerHealth } from './health.js';
 import type { WorkerPools } from './pools.js';
@@ -39,6 +39,31 @@ export interface AttemptSenderOptions {
   readonly workerCount: () => number;
 }
 
+/**
+ * The recorder of the attempt just started: it times the attempt from now, and on its end
+ * adds it to `run.attempts` and publishes it.
+ */
+function recorder(
+  run: FragmentRun,
+  worker: Worker,
+  hedge: boolean,
+  token: AttemptToken | undefined,
+): Recorder {
+  const attemptNumber = run.started;
+  const startedAt = performance.now();
+  return (result, extra = {}) => {
+    const durationMs = performance.now() - startedAt;
+    const attempt = { worker, result, startedAt, durationMs, ...extra };
+    run.attempts.push(hedge ? { ...attempt, hedge } : attempt);
+    publish(channels.attemptEnd, (): AttemptEndMessage => ({
+      ...attempt,
+      attempt: token ?? {},
+      attemptNumber,
+    }));
+    return durationMs;
+  };
+}
+
 const tlsCodePattern = /^(ERR_TLS_|ERR_SSL_|CERT_|UNABLE_TO_|DEPTH_ZERO|SELF_SIGNED)/;
 
 /**
@@ -63,21 +88,9 @@ export class AttemptSender {
     const { worker } = lease;
     run.started += 1;
     run.tried.add(worker.id);
-    const attemptNumber = run.started;
     const token = attemptsWatched() ? announceAttempt(run, worker, hedge) : undefined;
-    const startedAt = performance.now();
+    const record = recorder(run, worker, hedge, token);
     const healthStartedAt = this.#options.health.now();
-    const record: Recorder = (result, extra = {}) => {
-      const durationMs = performance.now() - startedAt;
-      const attempt = { worker, result, startedAt, durationMs, ...extra };
-      run.attempts.push(hedge ? { ...attempt, hedge } : attempt);
-      publish(channels.attemptEnd, (): AttemptEndMessage => ({
-        ...attempt,
-        attempt: token ?? {},
-        attemptNumber,
-      }));
-      return durationMs;
-    };
 
     let inBody = false;
     const endLoad = this.#options.tracker.start(worker.id);

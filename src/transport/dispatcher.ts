@@ -1,13 +1,12 @@
 import { LoadTracker } from '../balancer/load-tracker.js';
 import type { WorkerSource } from '../discovery/cache.js';
 import type { WorkerChange } from '../discovery/diff.js';
-import { ConfigError } from '../errors.js';
 import { silentLogger } from '../logger.js';
 import { AttemptSender } from './attempt.js';
 import { createCallContext, type CallContext } from './call-context.js';
 import { defaultRetryStatuses } from './classify.js';
 import { publishFragmentEnd } from './diagnostics.js';
-import { DispatcherClosedError, FragmentFailedError, QueueFullError } from './errors.js';
+import { FragmentFailedError, QueueFullError } from './errors.js';
 import { asCompleted, inOrder, spread, type FanOutHandle } from './fan-out.js';
 import type { Fragment, Outcome, StreamOutcome } from './fragment.js';
 import { WorkerHealth } from './health.js';
@@ -17,13 +16,13 @@ import type { DispatchOptions, FanOutOptions, FragmentDispatcherOptions } from '
 import { WorkerPools } from './pools.js';
 import { RetryBudget } from './retry-budget.js';
 import { retrying, stopReason, type RetryLimits } from './retry.js';
-import { newRun, remainingMs, type Answer, type FragmentRun } from './run-state.js';
+import { newRun, refusal, remainingMs, type Answer, type FragmentRun } from './run-state.js';
 import {
   hedgeSettings,
+  poolSettings,
   policyOf,
   positiveInteger,
   validated,
-  validatedTls,
   type Settings,
 } from './settings.js';
 import { WorkerChoice } from './worker-choice.js';
@@ -81,7 +80,8 @@ export class FragmentDispatcher implements AsyncDisposable {
     const logger = options.logger ?? silentLogger;
     this.#settings = settings;
 
-    this.#pools = workerPools(settings, options);
+    const pools = poolSettings(settings, options);
+    this.#pools = new WorkerPools(pools.options, pools.protocol);
     this.#health = new WorkerHealth({ ...options.health, now: options.now });
     this.#budget = new RetryBudget({ maxTokens: settings.maxInFlight, ...options.retryBudget });
     this.#inFlight = new Limiter(settings.maxInFlight, settings.maxQueued);
@@ -256,16 +256,8 @@ export class FragmentDispatcher implements AsyncDisposable {
     index: number,
     context: CallContext,
   ): Promise<Outcome | StreamOutcome> {
-    if (!context.admitted) {
-      return { ok: false, index, fragment, error: new DispatcherClosedError(), attempts: [] };
-    }
-    if (typeof fragment.path !== 'string' || !fragment.path.startsWith('/')) {
-      const error = new ConfigError(
-        'fragment.path',
-        `fragment ${index}: path must start with "/", got ${JSON.stringify(fragment.path)}`,
-      );
-      return { ok: false, index, fragment, error, attempts: [] };
-    }
+    const refused = refusal(fragment, index, context.admitted);
+    if (refused) return refused;
 
     this.#running += 1;
     const run = newRun(fragment, index, context, this.#settings.fragmentTimeoutMs);
@@ -310,19 +302,4 @@ export class FragmentDispatcher implements AsyncDisposable {
       cause: stop.cause ?? error,
     });
   }
-}
-
-/** One undici pool per worker, configured from the checked settings and the TLS options. */
-function workerPools(settings: Settings, options: FragmentDispatcherOptions): WorkerPools {
-  const tls = validatedTls(options.tls);
-  return new WorkerPools({
-    connections: settings.maxPerWorker,
-    connectTimeout: settings.connectTimeoutMs,
-    keepAliveTimeout: settings.keepAliveTimeoutMs,
-    keepAliveMaxTimeout: settings.keepAliveTimeoutMs,
-    ...(options.allowH2
-      ? { allowH2: true, useH2c: tls === undefined, pipelining: 100 }
-      : { allowH2: false }),
-    ...(tls === undefined ? {} : { connect: tls }),
-  }, tls === undefined ? 'http:' : 'https:');
 }

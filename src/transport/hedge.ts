@@ -55,27 +55,12 @@ export class Rounds {
       AbortSignal.any([run.signal, first.signal]),
       false,
     );
-    let timer: NodeJS.Timeout | undefined;
-    const slow = new Promise<'slow'>((resolve) => {
-      timer = setTimeout(() => resolve('slow'), hedgeAfterMs);
-    });
-    const early = await Promise.race([firstTry.then(() => 'done' as const, () => 'done' as const),
-      slow]);
-    clearTimeout(timer);
-    if (early === 'done' || run.started >= this.#options.maxAttempts) return firstTry;
+    const early = await endsWithin(firstTry, hedgeAfterMs);
+    if (early || run.started >= this.#options.maxAttempts) return firstTry;
 
-    if (this.#hedges >= this.#options.hedging.maxHedges) return firstTry;
-    const releaseBudget = this.#options.budget.tryAcquire();
-    const secondary = releaseBudget ? await this.#options.choice.pick(run, false) : undefined;
-    if (!secondary) {
-      releaseBudget?.();
-      return firstTry;
-    }
-    this.#hedges += 1;
-    const releaseHedge = (): void => {
-      this.#hedges -= 1;
-      releaseBudget?.();
-    };
+    const hedge = await this.#hedgeSlot(run);
+    if (!hedge) return firstTry;
+    const { secondary, releaseHedge } = hedge;
 
     const second = new AbortController();
     const secondTry = this.#options.sender.send(
@@ -97,4 +82,39 @@ export class Rounds {
       throw errors.find((e) => e instanceof AttemptError && e.retryable) ?? errors[0];
     }
   }
+
+  /**
+   * A worker and a slot for a hedged copy, or undefined when hedging must not add load now:
+   * too many hedges in flight, no retry budget left, or no other worker free at once.
+   */
+  async #hedgeSlot(
+    run: FragmentRun,
+  ): Promise<{ secondary: WorkerLease; releaseHedge: () => void } | undefined> {
+    if (this.#hedges >= this.#options.hedging.maxHedges) return undefined;
+    const releaseBudget = this.#options.budget.tryAcquire();
+    const secondary = releaseBudget ? await this.#options.choice.pick(run, false) : undefined;
+    if (!secondary) {
+      releaseBudget?.();
+      return undefined;
+    }
+
+    this.#hedges += 1;
+    const releaseHedge = (): void => {
+      this.#hedges -= 1;
+      releaseBudget?.();
+    };
+    return { secondary, releaseHedge };
+  }
+}
+
+/** True when `attempt` ends (either way) within `ms`; its timer is cleared either way. */
+async function endsWithin(attempt: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const slow = new Promise<'slow'>((resolve) => {
+    timer = setTimeout(() => resolve('slow'), ms);
+  });
+  const early = await Promise.race([attempt.then(() => 'done' as const, () => 'done' as const),
+    slow]);
+  clearTimeout(timer);
+  return early === 'done';
 }

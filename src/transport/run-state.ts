@@ -1,9 +1,10 @@
 import type { Readable } from 'node:stream';
 import type { Worker } from '../discovery/worker.js';
+import { ConfigError } from '../errors.js';
 import type { FailurePhase } from './classify.js';
 import type { CallContext } from './call-context.js';
-import type { RetryStop } from './errors.js';
-import type { Attempt, AttemptResult, Fragment } from './fragment.js';
+import { DispatcherClosedError, type RetryStop } from './errors.js';
+import type { Attempt, AttemptResult, Fragment, Outcome } from './fragment.js';
 
 // The state one fragment carries through its attempts, shared by the modules that run it.
 
@@ -105,4 +106,26 @@ export function newRun(
     stop: undefined,
     releaseRetry: undefined,
   };
+}
+
+/**
+ * The failed outcome of a fragment that is not even tried: the dispatcher was closed as its
+ * call came in, or its path is not one a request can carry. Undefined when it may run.
+ */
+export function refusal(
+  fragment: Fragment,
+  index: number,
+  admitted: boolean,
+): Outcome | undefined {
+  if (!admitted) {
+    return { ok: false, index, fragment, error: new DispatcherClosedError(), attempts: [] };
+  }
+  if (typeof fragment.path !== 'string' || !fragment.path.startsWith('/')) {
+    const error = new ConfigError(
+      'fragment.path',
+      `fragment ${index}: path must start with "/", got ${JSON.stringify(fragment.path)}`,
+    );
+    return { ok: false, index, fragment, error, attempts: [] };
+  }
+  return undefined;
 }

@@ -1,3 +1,4 @@
+import type { Pool } from 'undici';
 import { createPicker } from '../balancer/registry.js';
 import type { LoadTracker } from '../balancer/load-tracker.js';
 import { ConfigError } from '../errors.js';
@@ -28,8 +29,14 @@ export interface HedgeSettings {
   readonly maxHedges: number;
 }
 
+/** How to build the pool of each worker: undici pool options and the URL scheme. */
+export interface PoolSettings {
+  readonly options: Pool.Options;
+  readonly protocol: 'http:' | 'https:';
+}
+
 /** TLS connect options for undici, with certificate verification always on. */
-export interface TlsConnectOptions {
+interface TlsConnectOptions {
   ca: (string | Buffer)[];
   cert?: string | Buffer;
   key?: string | Buffer;
@@ -91,7 +98,7 @@ export function hedgeSettings(
 }
 
 /** TLS connect options for undici, checked; `undefined` for plain HTTP. */
-export function validatedTls(
+function validatedTls(
   tls: WorkerTlsOptions | undefined,
 ): TlsConnectOptions | undefined {
   if (tls === undefined) return undefined;
@@ -151,5 +158,29 @@ export function validated(options: FragmentDispatcherOptions): Settings {
     maxPerWorker: positiveInteger('maxPerWorker', options.maxPerWorker ?? defaults.maxPerWorker),
     maxQueued: positiveInteger('maxQueued', options.maxQueued ?? defaults.maxQueued),
     whenNoWorkers,
+  };
+}
+
+/**
+ * The options of each worker's undici pool, from the checked settings: keep-alive below the
+ * server's, HTTP/2 when asked (h2c without TLS), TLS when configured.
+ */
+export function poolSettings(
+  settings: Settings,
+  options: FragmentDispatcherOptions,
+): PoolSettings {
+  const tls = validatedTls(options.tls);
+  return {
+    options: {
+      connections: settings.maxPerWorker,
+      connectTimeout: settings.connectTimeoutMs,
+      keepAliveTimeout: settings.keepAliveTimeoutMs,
+      keepAliveMaxTimeout: settings.keepAliveTimeoutMs,
+      ...(options.allowH2
+        ? { allowH2: true, useH2c: tls === undefined, pipelining: 100 }
+        : { allowH2: false }),
+      ...(tls === undefined ? {} : { connect: tls }),
+    },
+    protocol: tls === undefined ? 'http:' : 'https:',
   };
 }
