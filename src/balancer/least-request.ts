@@ -27,6 +27,8 @@ import type { PickerOptions } from './options.js';
 export class LeastRequestPicker extends BasePicker {
   static readonly policy = 'least-request';
   readonly policy = LeastRequestPicker.policy;
+  /** Keys do not steer this policy's picks. */
+  readonly usesKey = false;
   readonly latencyWeighted: boolean;
   /**
    * xorshift32 state, seeded once from the `random` option. Calling a user-supplied random

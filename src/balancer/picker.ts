@@ -15,6 +15,12 @@ import type { Worker } from '../discovery/worker.js';
 export interface Picker {
   /** The policy's registered name, such as `round-robin` or `rendezvous`. */
   readonly policy: string;
+  /**
+   * `false` for policies that ignore keys (round-robin, least-request): the dispatcher then
+   * spreads a retry by asking the policy again instead of walking the key's fallback order.
+   * Absent means the policy places keys.
+   */
+  readonly usesKey?: boolean;
   /** The workers this picker was built from, in a stable order. */
   readonly workers: readonly Worker[];
   /** One worker for `key` (policies without keys ignore it); `undefined` when there are none. */

@@ -19,6 +19,8 @@ import type { PickerOptions } from './options.js';
 export class RoundRobinPicker extends BasePicker {
   static readonly policy = 'round-robin';
   readonly policy = RoundRobinPicker.policy;
+  /** Keys do not steer this policy's picks. */
+  readonly usesKey = false;
   /** The next position in each tier. */
   readonly #cursors: number[];
 

@@ -102,10 +102,11 @@ export class WorkerChoice {
     const first = order[0];
     if (first && !run.tried.has(first.id) && this.#fit(first)) return first;
 
-    // Without a key no worker is the right one, so a skipped turn is passed on by asking the
-    // policy again. Taking the next in order instead would hand the skipped worker's share
-    // to its neighbour: with round-robin, twice the traffic for the one after a dead worker.
-    if (key === undefined) {
+    // Without a key (or with a policy that ignores keys) no worker is the right one, so a
+    // skipped turn is passed on by asking the policy again. Taking the next in order instead
+    // would hand the skipped worker's share to its neighbour: with round-robin, twice the
+    // traffic for the one after a dead worker.
+    if (key === undefined || picker.usesKey === false) {
       for (let asked = 1; asked < picker.workers.length; asked += 1) {
         const next = picker.pick(undefined);
         if (next && !run.tried.has(next.id) && this.#fit(next)) return next;

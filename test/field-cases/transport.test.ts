@@ -394,10 +394,14 @@ describe('issue 6: transport field cases', () => {
     },
   );
 
-  it.each(['refusing', 'draining'] as const)(
+  it.each([
+    ['refusing', false],
+    ['draining', false],
+    ['refusing', true],
+  ] as const)(
     'round-robin: a skipped worker\'s turn is spread fairly, not handed to its neighbour ' +
-      '(one of four %s)',
-    async (fault) => {
+      '(one of four %s; fragments keyed: %s)',
+    async (fault, keyed) => {
       const workers = await fakes(4);
       if (fault === 'refusing') await workers[2]?.stop();
       else workers[2]?.setMode('draining', { retryAfterSeconds: 600 });
@@ -406,7 +410,9 @@ describe('issue 6: transport field cases', () => {
         picker: 'round-robin',
         pickerOptions: { random: () => 0 },
       });
+      // Round-robin ignores keys, so keyed fragments must be spread the same way.
       const fragments: Fragment[] = Array.from({ length: 300 }, (_, i) => ({
+        ...(keyed ? { key: `segment-${i}` } : {}),
         path: '/f',
         body: String(i),
       }));
