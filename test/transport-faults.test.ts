@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   FragmentDispatcher,
   type FragmentDispatcherOptions,
@@ -9,7 +9,7 @@ import {
   QueueFullError,
 } from '../src/transport/errors.js';
 import type { Fragment, Outcome } from '../src/transport/fragment.js';
-import { FakeWorker, type FakeWorkerOptions } from '../src/testing/fake-worker.js';
+import { FakeWorker } from '../src/testing/fake-worker.js';
 import type { Worker } from '../src/discovery/worker.js';
 import { accountFor, keyFor, listCache, rotatingPicker } from './helpers/workers.js';
 import {
@@ -17,19 +17,10 @@ import {
   listen,
   type AttemptStartMessage,
 } from '../src/observability/channels.js';
+import { fakeWorkers, useCleanups } from './support/cleanups.js';
 
-const cleanups: Array<() => Promise<unknown>> = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
-
-async function fakes(count: number, options: FakeWorkerOptions = {}): Promise<FakeWorker[]> {
-  const workers = await Promise.all(
-    Array.from({ length: count }, (_, i) => FakeWorker.start({ name: `w${i}`, ...options })),
-  );
-  cleanups.push(() => Promise.all(workers.map((worker) => worker.stop())));
-  return workers;
-}
+const cleanups = useCleanups();
+const fakes = fakeWorkers(cleanups);
 
 async function setup(
   workers: Worker[],
