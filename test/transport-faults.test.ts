@@ -3,11 +3,7 @@ import {
   FragmentDispatcher,
   type FragmentDispatcherOptions,
 } from '../src/transport/dispatcher.js';
-import {
-  DispatcherClosedError,
-  FragmentFailedError,
-  QueueFullError,
-} from '../src/transport/errors.js';
+import { DispatcherClosedError, QueueFullError } from '../src/transport/errors.js';
 import type { Fragment, Outcome } from '../src/transport/fragment.js';
 import { FakeWorker } from '../src/testing/fake-worker.js';
 import type { Worker } from '../src/discovery/worker.js';
@@ -18,6 +14,7 @@ import {
   type AttemptStartMessage,
 } from '../src/observability/channels.js';
 import { fakeWorkers, useCleanups } from './support/cleanups.js';
+import { answeredBy, failure } from './support/outcomes.js';
 
 const cleanups = useCleanups();
 const fakes = fakeWorkers(cleanups);
@@ -40,17 +37,6 @@ function many(count: number, extra: Partial<Fragment> = {}): Fragment[] {
     body: JSON.stringify({ fragment: i }),
     ...extra,
   }));
-}
-
-function failure(outcome: Outcome | undefined): FragmentFailedError {
-  if (!outcome || outcome.ok) throw new Error('expected a failed outcome');
-  if (!(outcome.error instanceof FragmentFailedError)) throw outcome.error;
-  return outcome.error;
-}
-
-function answeredBy(outcome: Outcome | undefined): string {
-  if (!outcome?.ok) throw new Error(`expected an answer, got ${String(outcome?.error)}`);
-  return outcome.worker.id;
 }
 
 /** The invariants every fault test checks. */

@@ -17,12 +17,12 @@ import {
   FragmentDispatcher,
   type FragmentDispatcherOptions,
 } from '../../src/transport/dispatcher.js';
-import { FragmentFailedError } from '../../src/transport/errors.js';
 import type { Fragment, Outcome } from '../../src/transport/fragment.js';
 import { startBlackhole } from '../support/blackhole.js';
 import { fastWatch, namespace, selector, until, workerSlice } from '../support/kube.js';
 import { tempDir } from '../support/temp.js';
 import { fakeWorkers, useCleanups } from '../support/cleanups.js';
+import { answeredBy, failure } from '../support/outcomes.js';
 
 const cleanups = useCleanups();
 const fakes = fakeWorkers(cleanups);
@@ -89,17 +89,6 @@ function dispatcherOn(source: WorkerSource, options: FragmentDispatcherOptions) 
   const dispatcher = new FragmentDispatcher(source, options);
   cleanups.push(() => dispatcher.close());
   return dispatcher;
-}
-
-function failure(outcome: Outcome | undefined): FragmentFailedError {
-  if (!outcome || outcome.ok) throw new Error('expected a failed outcome');
-  if (!(outcome.error instanceof FragmentFailedError)) throw outcome.error;
-  return outcome.error;
-}
-
-function answeredBy(outcome: Outcome | undefined): string {
-  if (!outcome?.ok) throw new Error(`expected an answer, got ${String(outcome?.error)}`);
-  return outcome.worker.id;
 }
 
 /** A key whose rendezvous owner is the worker `id`. */
