@@ -1,24 +1,15 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { FragmentDispatcher } from '../src/transport/dispatcher.js';
 import { LoadTracker } from '../src/balancer/load-tracker.js';
 import { FragmentFailedError } from '../src/transport/errors.js';
 import type { Fragment, Outcome } from '../src/transport/fragment.js';
-import { FakeWorker, type FakeEcho } from '../src/testing/fake-worker.js';
+import type { FakeEcho } from '../src/testing/fake-worker.js';
 import { spawnFakeWorker, type FakeWorkerProcess } from '../src/testing/fake-worker-process.js';
 import { accountFor, listCache, rotatingPicker } from './helpers/workers.js';
+import { fakeWorkers, useCleanups } from './support/cleanups.js';
 
-const cleanups: Array<() => Promise<unknown>> = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
-
-async function fakes(count: number, options: Parameters<typeof FakeWorker.start>[0] = {}) {
-  const workers = await Promise.all(
-    Array.from({ length: count }, (_, i) => FakeWorker.start({ name: `w${i}`, ...options })),
-  );
-  cleanups.push(() => Promise.all(workers.map((worker) => worker.stop())));
-  return workers;
-}
+const cleanups = useCleanups();
+const fakes = fakeWorkers(cleanups);
 
 function fragments(count: number, prefix = 'q'): Fragment[] {
   return Array.from({ length: count }, (_, i) => ({

@@ -1,15 +1,11 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   FragmentDispatcher,
   type FragmentDispatcherOptions,
 } from '../src/transport/dispatcher.js';
-import {
-  DispatcherClosedError,
-  FragmentFailedError,
-  QueueFullError,
-} from '../src/transport/errors.js';
+import { DispatcherClosedError, QueueFullError } from '../src/transport/errors.js';
 import type { Fragment, Outcome } from '../src/transport/fragment.js';
-import { FakeWorker, type FakeWorkerOptions } from '../src/testing/fake-worker.js';
+import { FakeWorker } from '../src/testing/fake-worker.js';
 import type { Worker } from '../src/discovery/worker.js';
 import { accountFor, keyFor, listCache, rotatingPicker } from './helpers/workers.js';
 import {
@@ -17,19 +13,11 @@ import {
   listen,
   type AttemptStartMessage,
 } from '../src/observability/channels.js';
+import { fakeWorkers, useCleanups } from './support/cleanups.js';
+import { answeredBy, failure } from './support/outcomes.js';
 
-const cleanups: Array<() => Promise<unknown>> = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
-
-async function fakes(count: number, options: FakeWorkerOptions = {}): Promise<FakeWorker[]> {
-  const workers = await Promise.all(
-    Array.from({ length: count }, (_, i) => FakeWorker.start({ name: `w${i}`, ...options })),
-  );
-  cleanups.push(() => Promise.all(workers.map((worker) => worker.stop())));
-  return workers;
-}
+const cleanups = useCleanups();
+const fakes = fakeWorkers(cleanups);
 
 async function setup(
   workers: Worker[],
@@ -49,17 +37,6 @@ function many(count: number, extra: Partial<Fragment> = {}): Fragment[] {
     body: JSON.stringify({ fragment: i }),
     ...extra,
   }));
-}
-
-function failure(outcome: Outcome | undefined): FragmentFailedError {
-  if (!outcome || outcome.ok) throw new Error('expected a failed outcome');
-  if (!(outcome.error instanceof FragmentFailedError)) throw outcome.error;
-  return outcome.error;
-}
-
-function answeredBy(outcome: Outcome | undefined): string {
-  if (!outcome?.ok) throw new Error(`expected an answer, got ${String(outcome?.error)}`);
-  return outcome.worker.id;
 }
 
 /** The invariants every fault test checks. */

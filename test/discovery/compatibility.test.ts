@@ -1,5 +1,4 @@
-import { join } from 'node:path';
-import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { segmentIdKey, segmentKey } from '../../src/balancer/keys.js';
 import { RendezvousPicker } from '../../src/balancer/rendezvous.js';
 import { WorkerCache } from '../../src/discovery/cache.js';
@@ -14,13 +13,11 @@ import {
 import { ConfigError } from '../../src/errors.js';
 import {
   endpointSlice,
-  FakeKubeApiServer,
   type EndpointSpec,
   type FakeEndpointSlice,
 } from '../../src/testing/fake-kube-api.js';
-import { createTestPki, type TestPki } from '../../src/testing/test-ca.js';
 import { fastWatch, labels, namespace, selector, until } from '../support/kube.js';
-import { tempDir } from '../support/temp.js';
+import { useFakeKubeApi } from '../support/kube-api.js';
 
 /** A slice of Service `svc`, its query port 9000 first, as the controller writes it. */
 function serviceSlice(
@@ -99,32 +96,15 @@ describe('the lakerunner-go worker set, difference by difference (issue 9)', () 
   });
 });
 
-let pki: TestPki;
-let api: FakeKubeApiServer;
-let kubeconfig: string;
-const caches: WorkerCache[] = [];
-
-beforeAll(async () => {
-  pki = await createTestPki();
-});
-
-beforeEach(async () => {
-  api = await FakeKubeApiServer.start({ pki });
-  kubeconfig = await api.writeKubeConfig(join(await tempDir(), 'kubeconfig'));
-});
-
-afterEach(async () => {
-  await Promise.all(caches.splice(0).map((cache) => cache.close()));
-  await api.close();
-});
+const kube = useFakeKubeApi();
 
 function discovery(
   options: Partial<KubernetesDiscoveryOptions> = {},
   env: Record<string, string> = {},
 ): KubernetesWorkerDiscovery {
   return new KubernetesWorkerDiscovery({
-    env: { KUBECONFIG: kubeconfig, POD_NAMESPACE: namespace, WORKER_POD_LABEL_SELECTOR: selector,
-      QUERY_WORKER_PORT: '7101', ...env },
+    env: { KUBECONFIG: kube.kubeconfig, POD_NAMESPACE: namespace,
+      WORKER_POD_LABEL_SELECTOR: selector, QUERY_WORKER_PORT: '7101', ...env },
     ...options,
     watch: { ...fastWatch, ...options.watch },
   });
@@ -132,9 +112,9 @@ function discovery(
 
 describe('compatibility: lakerunner-go end to end (issue 9)', () => {
   it('places the published vectors from slices on the API server', async () => {
-    api.putService({ metadata: { name: 'query-worker', namespace, labels } });
+    kube.api.putService({ metadata: { name: 'query-worker', namespace, labels } });
     const pods = ['query-worker-0', 'query-worker-1', 'query-worker-2'];
-    api.putSlice(endpointSlice({
+    kube.api.putSlice(endpointSlice({
       name: 'query-worker-abc12', namespace, port: 7101, portName: 'http',
       labels: { 'kubernetes.io/service-name': 'query-worker' },
       endpoints: pods.map((podName, i) => ({
@@ -143,7 +123,7 @@ describe('compatibility: lakerunner-go end to end (issue 9)', () => {
       })),
     }));
     // Absent ready: a worker by the API's rule, not to the Go coordinators.
-    api.putSlice(withoutConditions(endpointSlice({
+    kube.api.putSlice(withoutConditions(endpointSlice({
       name: 'query-worker-def34', namespace, port: 7101,
       labels: { 'kubernetes.io/service-name': 'query-worker' },
       endpoints: [{ address: '10.244.0.9', podName: 'query-worker-3' }],
@@ -152,7 +132,7 @@ describe('compatibility: lakerunner-go end to end (issue 9)', () => {
     const go = discovery({ compatibility: 'lakerunner-go' });
     expect(go.selectorTarget).toBe('services');
     const cache = new WorkerCache(go, { coalesceMs: 0 });
-    caches.push(cache);
+    kube.track(cache);
     const workers = await cache.ready();
     expect(workers.map((w) => w.podName)).toEqual(pods);
     expect((await discovery().getWorkers())).toEqual([]);
@@ -166,7 +146,7 @@ describe('compatibility: lakerunner-go end to end (issue 9)', () => {
 
     // The watch keeps parity: query-worker-1 leaves, its keys go to the next in rank.
     const ranked = byPodName.pickN('1', 3).map((w) => w.podName);
-    api.putSlice(endpointSlice({
+    kube.api.putSlice(endpointSlice({
       name: 'query-worker-abc12', namespace, port: 7101,
       labels: { 'kubernetes.io/service-name': 'query-worker' },
       endpoints: pods.map((podName, i) => ({
@@ -180,11 +160,11 @@ describe('compatibility: lakerunner-go end to end (issue 9)', () => {
 
   it("takes the slice's first port, else its Service's first port, else the setting",
     async () => {
-      const service = (name: string, port?: number) => api.putService({
+      const service = (name: string, port?: number) => kube.api.putService({
         metadata: { name, namespace, labels },
         ...(port === undefined ? {} : { spec: { ports: [{ name: 'query', port }] } }),
       });
-      const slice = (name: string, address: string, port?: number) => api.putSlice(
+      const slice = (name: string, address: string, port?: number) => kube.api.putSlice(
         endpointSlice({ name, namespace, labels: { 'kubernetes.io/service-name': name },
           endpoints: [{ address, ready: true }], ...(port === undefined ? {} : { port }) }),
       );
@@ -197,13 +177,13 @@ describe('compatibility: lakerunner-go end to end (issue 9)', () => {
 
       const source = discovery({ compatibility: 'lakerunner-go' });
       const cache = new WorkerCache(source, { coalesceMs: 0 });
-      caches.push(cache);
+      kube.track(cache);
       expect((await cache.ready()).map((w) => `${w.ip}:${w.port}`)).toEqual([
         '10.0.0.1:9000', '10.0.0.2:8123', '10.0.0.3:7101',
       ]);
 
       // Through the watch too: a new port-less slice of the same Service.
-      await until(() => api.liveWatches === 1);
+      await until(() => kube.api.liveWatches === 1);
       slice('with-service-port', '10.0.0.4');
       await until(() => cache.workers().at(-1)?.ip === '10.0.0.4', 'the event is applied');
       expect(cache.workers().map((w) => `${w.ip}:${w.port}`)).toEqual([

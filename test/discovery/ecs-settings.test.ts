@@ -1,18 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError } from '../../src/errors.js';
 import { ecsOptionsFromEnv, validateEcsOptions } from '../../src/discovery/ecs-settings.js';
+import { configErrorOf } from '../support/errors.js';
 
 const base = { ECS_WORKER_CLUSTER_NAME: 'lakerunner', ECS_WORKER_SERVICE_NAME: 'query-worker' };
-
-function configErrorOf(run: () => unknown): ConfigError {
-  try {
-    run();
-  } catch (err) {
-    if (err instanceof ConfigError) return err;
-    throw err;
-  }
-  throw new Error('expected a ConfigError');
-}
 
 describe('ecsOptionsFromEnv', () => {
   it('reads cluster and service under either name, with no port or interval by default', () => {

@@ -7,10 +7,10 @@ import {
 } from '../../src/discovery/from-env.js';
 import { KubernetesWorkerDiscovery } from '../../src/discovery/kubernetes.js';
 import { StaticWorkerDiscovery } from '../../src/discovery/static.js';
-import { ConfigError } from '../../src/errors.js';
 import { FakeEcs } from '../../src/testing/fake-ecs.js';
 import { endpointSlice, FakeKubeApiServer } from '../../src/testing/fake-kube-api.js';
 import { tempDir } from '../support/temp.js';
+import { configErrorOf } from '../support/errors.js';
 
 // The SDK must only ever talk to fakes on 127.0.0.1; never let it reach instance metadata.
 beforeAll(() => {
@@ -18,16 +18,6 @@ beforeAll(() => {
 });
 
 const credentials = { accessKeyId: 'AKIDFAKEECSTEST', secretAccessKey: 'fake-secret-for-tests' };
-
-function configErrorOf(run: () => unknown): ConfigError {
-  try {
-    run();
-  } catch (err) {
-    if (err instanceof ConfigError) return err;
-    throw err;
-  }
-  throw new Error('expected a ConfigError');
-}
 
 describe('parseExecutionEnvironment', () => {
   it.each([

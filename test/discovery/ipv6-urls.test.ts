@@ -1,6 +1,6 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createAddressPolicy } from '../../src/discovery/address-policy.js';
 import { createPicker } from '../../src/balancer/registry.js';
 import { WorkerCache } from '../../src/discovery/cache.js';
@@ -14,11 +14,9 @@ import { FakeWorker, type FakeEcho } from '../../src/testing/fake-worker.js';
 import { FragmentDispatcher } from '../../src/transport/dispatcher.js';
 import { labels, namespace, selector } from '../support/kube.js';
 import { tempDir } from '../support/temp.js';
+import { useCleanups } from '../support/cleanups.js';
 
-const cleanups: Array<() => Promise<unknown>> = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
+const cleanups = useCleanups();
 
 describe('URLs built from addresses (acceptance 5)', () => {
   it.each([

@@ -1,14 +1,13 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { WorkerCache } from '../../src/discovery/cache.js';
 import {
   KubernetesWorkerDiscovery,
   type KubernetesDiscoveryOptions,
 } from '../../src/discovery/kubernetes.js';
 import { DiscoveryError } from '../../src/errors.js';
-import { FakeKubeApiServer } from '../../src/testing/fake-kube-api.js';
-import { createTestPki, type TestPki } from '../../src/testing/test-ca.js';
+import { createTestPki } from '../../src/testing/test-ca.js';
 import {
   fastWatch,
   namespace,
@@ -17,28 +16,23 @@ import {
   until,
   workerSlice,
 } from '../support/kube.js';
+import { useFakeKubeApi } from '../support/kube-api.js';
 import { tempDir } from '../support/temp.js';
 
 const canary = 'canary-7f3a9c-DO-NOT-LOG';
-let pki: TestPki;
-let api: FakeKubeApiServer;
-let dir: string;
-const caches: WorkerCache[] = [];
-
-beforeAll(async () => {
-  pki = await createTestPki();
+const kube = useFakeKubeApi({
+  server: { token: canary, forbiddenNamespaces: ['locked'] },
+  kubeconfig: false,
 });
+let dir: string;
 
 beforeEach(async () => {
-  api = await FakeKubeApiServer.start({ pki, token: canary, forbiddenNamespaces: ['locked'] });
   dir = await tempDir();
-  api.putSlice(workerSlice('a', [{ address: '10.0.0.1', podName: 'w1' }]));
+  kube.api.putSlice(workerSlice('a', [{ address: '10.0.0.1', podName: 'w1' }]));
 });
 
-afterEach(async () => {
+afterEach(() => {
   vi.useRealTimers();
-  await Promise.all(caches.splice(0).map((cache) => cache.close()));
-  await api.close();
 });
 
 const settings = { POD_NAMESPACE: namespace, WORKER_POD_LABEL_SELECTOR: selector,
@@ -48,7 +42,7 @@ const settings = { POD_NAMESPACE: namespace, WORKER_POD_LABEL_SELECTOR: selector
 async function inCluster(options: Partial<KubernetesDiscoveryOptions> = {}) {
   const serviceAccountDir = join(dir, 'serviceaccount');
   await mkdir(serviceAccountDir, { recursive: true });
-  const serviceEnv = await api.writeServiceAccount(serviceAccountDir, { namespace });
+  const serviceEnv = await kube.api.writeServiceAccount(serviceAccountDir, { namespace });
   const source = new KubernetesWorkerDiscovery({
     env: { ...settings, ...serviceEnv, KUBECONFIG: join(dir, 'no-such-kubeconfig') },
     serviceAccountDir,
@@ -62,7 +56,7 @@ async function fromKubeConfig(
   kubeConfigOptions: { token?: string; insecureSkipTlsVerify?: boolean } = {},
   options: Partial<KubernetesDiscoveryOptions> = {},
 ): Promise<KubernetesWorkerDiscovery> {
-  const path = await api.writeKubeConfig(join(dir, 'kubeconfig'), kubeConfigOptions);
+  const path = await kube.api.writeKubeConfig(join(dir, 'kubeconfig'), kubeConfigOptions);
   return new KubernetesWorkerDiscovery({
     env: { ...settings, KUBECONFIG: path },
     ...options,
@@ -78,7 +72,7 @@ async function failure(promise: Promise<unknown>): Promise<DiscoveryError> {
 
 function cacheOver(source: KubernetesWorkerDiscovery): WorkerCache {
   const cache = new WorkerCache(source, { coalesceMs: 0, readyTimeoutMs: 300 });
-  caches.push(cache);
+  kube.track(cache);
   return cache;
 }
 
@@ -86,11 +80,11 @@ describe('Kubernetes discovery: credentials and TLS', () => {
   it('works in-cluster: service-account token, CA and service variables', async () => {
     const { source } = await inCluster();
     expect(source.credentialSource).toBe('in-cluster');
-    expect(source.server).toBe(api.url);
+    expect(source.server).toBe(kube.api.url);
 
     const cache = cacheOver(source);
     expect((await cache.ready()).map((w) => w.id)).toEqual(['uid-w1']);
-    api.putSlice(workerSlice('b', [{ address: '10.0.0.2', podName: 'w2' }]));
+    kube.api.putSlice(workerSlice('b', [{ address: '10.0.0.2', podName: 'w2' }]));
     await until(() => cache.workers().length === 2, 'the in-cluster watch delivers');
   });
 
@@ -99,20 +93,20 @@ describe('Kubernetes discovery: credentials and TLS', () => {
     const { source, tokenFile } = await inCluster({ logger });
     const cache = cacheOver(source);
     await cache.ready();
-    await until(() => api.liveWatches === 1);
+    await until(() => kube.api.liveWatches === 1);
 
     // The kubelet writes a new token; the server stops taking the old one.
-    api.setToken('rotated-token-1');
+    kube.api.setToken('rotated-token-1');
     await writeFile(tokenFile, 'rotated-token-1');
-    api.endWatches();
-    api.putSlice(workerSlice('b', [{ address: '10.0.0.2', podName: 'w2' }]));
+    kube.api.endWatches();
+    kube.api.putSlice(workerSlice('b', [{ address: '10.0.0.2', podName: 'w2' }]));
     await until(() => cache.workers().length === 2, 'the watch resumes with the new token');
 
-    api.setToken('rotated-token-2');
+    kube.api.setToken('rotated-token-2');
     await writeFile(tokenFile, 'rotated-token-2');
     expect(await source.getWorkers()).toHaveLength(2);
 
-    expect(api.requests.filter((request) => request.status === 401)).toHaveLength(2);
+    expect(kube.api.requests.filter((request) => request.status === 401)).toHaveLength(2);
     expect(logger.lines.filter((line) => line.message?.includes('re-read'))).toHaveLength(2);
     expect(cache.status().stale).toBe(false);
   });
@@ -130,7 +124,7 @@ describe('Kubernetes discovery: credentials and TLS', () => {
     await cache.close();
 
     const good = await fromKubeConfig({}, { logger });
-    api.failNext(1, { status: 500 });
+    kube.api.failNext(1, { status: 500 });
     messages.push((await failure(good.getWorkers())).message);
     const goodCache = cacheOver(good);
     await goodCache.ready();
@@ -157,18 +151,18 @@ describe('Kubernetes discovery: credentials and TLS', () => {
     await cache.ready().catch(() => undefined);
     await until(() => cache.status().consecutiveFailures >= 3, 'three tries');
     const tries = cache.status().consecutiveFailures;
-    const forbidden = api.requests.filter((request) => request.status === 403).length;
+    const forbidden = kube.api.requests.filter((request) => request.status === 403).length;
     expect(forbidden).toBeLessThanOrEqual(tries + 3);
   });
 
   it('gives typed, actionable errors for 404 and for a server too slow to answer', async () => {
     const source = await fromKubeConfig({}, { requestTimeoutMs: 100 });
-    api.failNext(1, { status: 404 });
+    kube.api.failNext(1, { status: 404 });
     const missing = await failure(source.getWorkers());
     expect(missing.reason).toBe('not-found');
     expect(missing.message).toContain('Kubernetes 1.21');
 
-    api.slowNext(1, 1_000);
+    kube.api.slowNext(1, 1_000);
     const slow = await failure(source.getWorkers());
     expect(slow.reason).toBe('timeout');
     expect(slow.message).toContain('timed out after 100 ms');
@@ -177,9 +171,9 @@ describe('Kubernetes discovery: credentials and TLS', () => {
   it('verifies the server against the configured CA', async () => {
     const stranger = await createTestPki();
     const path = join(dir, 'kubeconfig');
-    await api.writeKubeConfig(path);
+    await kube.api.writeKubeConfig(path);
     const text = (await import('node:fs')).readFileSync(path, 'utf8').replace(
-      Buffer.from(api.ca).toString('base64'),
+      Buffer.from(kube.api.ca).toString('base64'),
       Buffer.from(stranger.ca).toString('base64'),
     );
     await writeFile(path, text);
@@ -232,11 +226,12 @@ describe('Kubernetes discovery: credentials that expire (acceptance 4)', () => {
     const clock = join(dir, 'clock');
     await writeFile(script, execPlugin);
     const runs = async () => Number(await readFile(counter, 'utf8').catch(() => '0'));
-    const path = await api.writeKubeConfig(join(dir, 'kubeconfig'), {
+    const path = await kube.api.writeKubeConfig(join(dir, 'kubeconfig'), {
       exec: { command: process.execPath, args: [script, counter, clock] },
     });
-    api.setToken('exec-token-1');
-    const unauthorized = () => api.requests.filter((request) => request.status === 401).length;
+    kube.api.setToken('exec-token-1');
+    const unauthorized = () =>
+      kube.api.requests.filter((request) => request.status === 401).length;
 
     // The client caches an exec token until its expirationTimestamp by Date.now(), so a
     // simulated wall clock (and nothing else) is moved past it.
@@ -255,7 +250,7 @@ describe('Kubernetes discovery: credentials that expire (acceptance 4)', () => {
     expect(await runs()).toBe(1);
 
     // Expired: the client runs the plugin before sending, so the server never sees it.
-    api.setToken('exec-token-2');
+    kube.api.setToken('exec-token-2');
     await moveClock(61_000);
     expect(await source.getWorkers()).toHaveLength(1);
     expect(await runs()).toBe(2);
@@ -263,7 +258,7 @@ describe('Kubernetes discovery: credentials that expire (acceptance 4)', () => {
 
     // Revoked before its time: the 401 makes discovery rebuild the configuration, whose
     // fresh exec cache runs the plugin again; one 401, no more.
-    api.setToken('exec-token-3');
+    kube.api.setToken('exec-token-3');
     expect(await source.getWorkers()).toHaveLength(1);
     expect(await runs()).toBe(3);
     expect(unauthorized()).toBe(1);
@@ -271,11 +266,11 @@ describe('Kubernetes discovery: credentials that expire (acceptance 4)', () => {
     // A watch reconnecting after expiry takes the new token the same way.
     const cache = cacheOver(source);
     await cache.ready();
-    await until(() => api.liveWatches === 1);
-    api.setToken('exec-token-4');
+    await until(() => kube.api.liveWatches === 1);
+    kube.api.setToken('exec-token-4');
     await moveClock(61_000);
-    api.endWatches();
-    api.putSlice(workerSlice('b', [{ address: '10.0.0.2', podName: 'w2' }]));
+    kube.api.endWatches();
+    kube.api.putSlice(workerSlice('b', [{ address: '10.0.0.2', podName: 'w2' }]));
     await until(() => cache.workers().length === 2, 'the watch resumes with a fresh token');
     expect(await runs()).toBe(4);
     expect(unauthorized()).toBe(1);
@@ -288,14 +283,14 @@ describe('Kubernetes discovery: credentials that expire (acceptance 4)', () => {
       });
       const cache = cacheOver(source);
       await cache.ready();
-      await until(() => api.liveWatches === 1);
+      await until(() => kube.api.liveWatches === 1);
 
       // The server stops taking the old token before the kubelet has written the new one.
-      api.setToken('rotated-token-1');
-      api.endWatches();
+      kube.api.setToken('rotated-token-1');
+      kube.api.endWatches();
       await until(() => cache.status().consecutiveFailures >= 4, 'four failed steps');
       const failures = cache.status().consecutiveFailures;
-      const rejected = api.requests.filter((request) => request.status === 401).length;
+      const rejected = kube.api.requests.filter((request) => request.status === 401).length;
 
       // Each step is one request and one retry with the re-read file: no tight loop.
       expect(rejected).toBeGreaterThanOrEqual(2 * (failures - 1));
@@ -304,10 +299,10 @@ describe('Kubernetes discovery: credentials that expire (acceptance 4)', () => {
       expect(cache.status().stale).toBe(true);
 
       await writeFile(tokenFile, 'rotated-token-1');
-      api.putSlice(workerSlice('b', [{ address: '10.0.0.2', podName: 'w2' }]));
+      kube.api.putSlice(workerSlice('b', [{ address: '10.0.0.2', podName: 'w2' }]));
       await until(() => cache.workers().length === 2, 'recovers with the new token');
       expect(cache.status().stale).toBe(false);
-      expect(api.liveWatches).toBe(1);
-      expect(api.peakLiveWatches).toBe(1);
+      expect(kube.api.liveWatches).toBe(1);
+      expect(kube.api.peakLiveWatches).toBe(1);
     });
 });

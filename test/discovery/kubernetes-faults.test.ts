@@ -1,5 +1,4 @@
-import { join } from 'node:path';
-import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import {
   DiscoveryNotReadyError,
   WorkerCache,
@@ -11,7 +10,6 @@ import {
 } from '../../src/discovery/kubernetes.js';
 import { DiscoveryError } from '../../src/errors.js';
 import { FakeKubeApiServer } from '../../src/testing/fake-kube-api.js';
-import { createTestPki, type TestPki } from '../../src/testing/test-ca.js';
 import {
   fastWatch,
   namespace,
@@ -20,33 +18,19 @@ import {
   until,
   workerSlice,
 } from '../support/kube.js';
-import { tempDir } from '../support/temp.js';
+import { useFakeKubeApi } from '../support/kube-api.js';
 
-let pki: TestPki;
-let api: FakeKubeApiServer;
-let kubeconfig: string;
+const kube = useFakeKubeApi();
 let env: Record<string, string>;
-const caches: WorkerCache[] = [];
 
-beforeAll(async () => {
-  pki = await createTestPki();
-});
-
-beforeEach(async () => {
-  api = await FakeKubeApiServer.start({ pki });
-  kubeconfig = await api.writeKubeConfig(join(await tempDir(), 'kubeconfig'));
+beforeEach(() => {
   env = {
-    KUBECONFIG: kubeconfig,
+    KUBECONFIG: kube.kubeconfig,
     POD_NAMESPACE: namespace,
     WORKER_POD_LABEL_SELECTOR: selector,
     QUERY_WORKER_PORT: '7101',
   };
-  api.putSlice(workerSlice('a', [{ address: '10.0.0.1', podName: 'w1' }]));
-});
-
-afterEach(async () => {
-  await Promise.all(caches.splice(0).map((cache) => cache.close()));
-  await api.close();
+  kube.api.putSlice(workerSlice('a', [{ address: '10.0.0.1', podName: 'w1' }]));
 });
 
 function discovery(options: Partial<KubernetesDiscoveryOptions> = {}): KubernetesWorkerDiscovery {
@@ -60,7 +44,7 @@ function discovery(options: Partial<KubernetesDiscoveryOptions> = {}): Kubernete
 
 function cacheOver(source: KubernetesWorkerDiscovery, options: WorkerCacheOptions = {}) {
   const cache = new WorkerCache(source, { coalesceMs: 0, ...options });
-  caches.push(cache);
+  kube.track(cache);
   return cache;
 }
 
@@ -72,7 +56,7 @@ function retryDelays(logger: ReturnType<typeof recordingLogger>): number[] {
 }
 
 async function freePort(): Promise<number> {
-  const probe = await FakeKubeApiServer.start({ pki });
+  const probe = await FakeKubeApiServer.start({ pki: kube.pki });
   const port = Number(new URL(probe.url).port);
   await probe.close();
   return port;
@@ -81,11 +65,11 @@ async function freePort(): Promise<number> {
 describe('Kubernetes discovery when the API server misbehaves', () => {
   it('rejects ready() when the server is down at start, keeps trying, recovers', async () => {
     const port = await freePort();
-    await api.close();
-    api = await FakeKubeApiServer.start({ pki, port });
-    await api.writeKubeConfig(kubeconfig);
-    await api.close();
-    const token = api.token;
+    await kube.api.close();
+    kube.api = await FakeKubeApiServer.start({ pki: kube.pki, port });
+    await kube.api.writeKubeConfig(kube.kubeconfig);
+    await kube.api.close();
+    const token = kube.api.token;
 
     const logger = recordingLogger();
     const cache = cacheOver(discovery({ logger }), { readyTimeoutMs: 200 });
@@ -101,19 +85,19 @@ describe('Kubernetes discovery when the API server misbehaves', () => {
     const delays = retryDelays(logger);
     expect(delays[1]).toBeGreaterThan(delays[0] ?? Infinity);
 
-    api = await FakeKubeApiServer.start({ pki, port, token });
-    api.putSlice(workerSlice('a', [{ address: '10.0.0.1', podName: 'w1' }]));
+    kube.api = await FakeKubeApiServer.start({ pki: kube.pki, port, token });
+    kube.api.putSlice(workerSlice('a', [{ address: '10.0.0.1', podName: 'w1' }]));
     await until(() => cache.workers().length === 1, 'discovery recovers on its own');
     expect(cache.status().stale).toBe(false);
   });
 
   it('keeps the last set, stale with its age, while the server is gone', async () => {
-    const port = Number(new URL(api.url).port);
+    const port = Number(new URL(kube.api.url).port);
     const cache = cacheOver(discovery());
     await cache.ready();
-    await until(() => api.liveWatches === 1);
+    await until(() => kube.api.liveWatches === 1);
 
-    await api.close();
+    await kube.api.close();
     await until(() => cache.status().consecutiveFailures >= 2, 'failures are noticed');
     expect(cache.workers().map((w) => w.id)).toEqual(['uid-w1']);
     const status = cache.status();
@@ -121,9 +105,9 @@ describe('Kubernetes discovery when the API server misbehaves', () => {
     expect(status.ageMs).toBeGreaterThanOrEqual(0);
     expect((status.lastError as DiscoveryError).reason).toBe('unreachable');
 
-    api = await FakeKubeApiServer.start({ pki, port, token: api.token });
-    api.putSlice(workerSlice('a', [{ address: '10.0.0.1', podName: 'w1' }]));
-    api.putSlice(workerSlice('b', [{ address: '10.0.0.2', podName: 'w2' }]));
+    kube.api = await FakeKubeApiServer.start({ pki: kube.pki, port, token: kube.api.token });
+    kube.api.putSlice(workerSlice('a', [{ address: '10.0.0.1', podName: 'w1' }]));
+    kube.api.putSlice(workerSlice('b', [{ address: '10.0.0.2', podName: 'w2' }]));
     await until(() => cache.workers().length === 2, 'recovers when the server is back');
     expect(cache.status().stale).toBe(false);
   });
@@ -135,14 +119,17 @@ describe('Kubernetes discovery when the API server misbehaves', () => {
     cache.subscribe((change) => {
       if (change.workers.length === 0) emptied.push(1);
     });
-    await until(() => api.liveWatches === 1);
+    await until(() => kube.api.liveWatches === 1);
 
-    api.failNext(1, { status: 500 });
-    api.failNext(1, { status: 200, body: '{"kind":"EndpointSliceList","items":[' });
-    api.failNext(1, { status: 200, body: '{"kind":"Status","code":500}' });
-    api.failNext(1, { status: 502, body: '<html>bad gateway</html>' });
-    api.failWatches(410, 'Expired', 'too old resource version');
-    await until(() => api.liveWatches === 1 && api.requests.length >= 8, 're-listed in the end');
+    kube.api.failNext(1, { status: 500 });
+    kube.api.failNext(1, { status: 200, body: '{"kind":"EndpointSliceList","items":[' });
+    kube.api.failNext(1, { status: 200, body: '{"kind":"Status","code":500}' });
+    kube.api.failNext(1, { status: 502, body: '<html>bad gateway</html>' });
+    kube.api.failWatches(410, 'Expired', 'too old resource version');
+    await until(
+      () => kube.api.liveWatches === 1 && kube.api.requests.length >= 8,
+      're-listed in the end',
+    );
 
     expect(emptied).toEqual([]);
     expect(cache.workers().map((w) => w.id)).toEqual(['uid-w1']);
@@ -152,11 +139,11 @@ describe('Kubernetes discovery when the API server misbehaves', () => {
     const logger = recordingLogger();
     const cache = cacheOver(discovery({ logger }));
     await cache.ready();
-    await until(() => api.liveWatches === 1);
+    await until(() => kube.api.liveWatches === 1);
 
-    api.failNext(1, { status: 429, headers: { 'retry-after': '1' } });
-    api.failNext(500, { status: 500 });
-    api.endWatches();
+    kube.api.failNext(1, { status: 429, headers: { 'retry-after': '1' } });
+    kube.api.failNext(500, { status: 500 });
+    kube.api.endWatches();
     await until(() => cache.status().consecutiveFailures >= 6, 'six failures in a row');
     const failures = cache.status().consecutiveFailures;
 
@@ -165,7 +152,7 @@ describe('Kubernetes discovery when the API server misbehaves', () => {
     expect(delays.slice(1)).toEqual([...delays.slice(1)].sort((a, b) => a - b));
     expect(Math.max(...delays.slice(1))).toBeLessThanOrEqual(fastWatch.maxRetryDelayMs);
     // One request per failure: nothing retries behind the backoff's back.
-    const failed = api.requests.filter((request) => request.status >= 429);
+    const failed = kube.api.requests.filter((request) => request.status >= 429);
     expect(failed.length).toBeGreaterThanOrEqual(failures);
     expect(failed.length).toBeLessThanOrEqual(failures + 1);
   });
@@ -174,7 +161,7 @@ describe('Kubernetes discovery when the API server misbehaves', () => {
     const logger = recordingLogger();
     const cache = cacheOver(discovery(), { watch: false, logger, minRetryDelayMs: 10 });
     await cache.ready();
-    api.failNext(1, { status: 429, headers: { 'retry-after': '3' } });
+    kube.api.failNext(1, { status: 429, headers: { 'retry-after': '3' } });
     await cache.refresh();
     expect(retryDelays(logger)).toEqual([3_000]);
     expect(cache.status().mode).toBe('poll');
@@ -184,39 +171,39 @@ describe('Kubernetes discovery when the API server misbehaves', () => {
     const source = discovery({ watch: { minRetryDelayMs: 200, maxRetryDelayMs: 200 } });
     const first = cacheOver(source);
     await first.ready();
-    await until(() => api.liveWatches === 1);
+    await until(() => kube.api.liveWatches === 1);
 
-    api.failNext(1, { status: 500 });
-    api.endWatches();
+    kube.api.failNext(1, { status: 500 });
+    kube.api.endWatches();
     await until(() => first.status().consecutiveFailures === 1, 'a reconnect is scheduled');
     await first.close();
 
     const second = cacheOver(source);
     await second.ready();
-    await until(() => api.liveWatches === 1, 'the new cache watches');
-    const requestsNow = api.requests.length;
+    await until(() => kube.api.liveWatches === 1, 'the new cache watches');
+    const requestsNow = kube.api.requests.length;
 
     // Long enough for the first cache's reconnect to have fired, had it been left behind.
     await new Promise((resolve) => setTimeout(resolve, 400));
-    expect(api.requests.length).toBe(requestsNow);
-    expect(api.liveWatches).toBe(1);
-    expect(api.peakLiveWatches).toBe(1);
+    expect(kube.api.requests.length).toBe(requestsNow);
+    expect(kube.api.liveWatches).toBe(1);
+    expect(kube.api.peakLiveWatches).toBe(1);
   });
 
   it('backs off through three 503s on the re-list, stale meanwhile (acceptance 3)', async () => {
     const logger = recordingLogger();
     const cache = cacheOver(discovery({ logger }));
     await cache.ready();
-    await until(() => api.liveWatches === 1);
+    await until(() => kube.api.liveWatches === 1);
     const staleSeen: boolean[] = [];
     const watchStatus = setInterval(() => staleSeen.push(cache.status().stale), 2);
 
-    api.failNext(3, { status: 503, headers: { 'retry-after': '0' } });
-    api.failWatches(410, 'Expired', 'too old resource version');
-    await until(() => api.liveWatches === 1 && !cache.status().stale, 'recovered');
+    kube.api.failNext(3, { status: 503, headers: { 'retry-after': '0' } });
+    kube.api.failWatches(410, 'Expired', 'too old resource version');
+    await until(() => kube.api.liveWatches === 1 && !cache.status().stale, 'recovered');
     clearInterval(watchStatus);
 
-    expect(api.requests.filter((request) => request.status === 503)).toHaveLength(3);
+    expect(kube.api.requests.filter((request) => request.status === 503)).toHaveLength(3);
     const delays = retryDelays(logger);
     expect(delays).toHaveLength(3);
     expect(delays[0]).toBeLessThan(delays[2] ?? 0);

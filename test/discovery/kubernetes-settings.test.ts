@@ -1,22 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError } from '../../src/errors.js';
 import { kubernetesSettings } from '../../src/discovery/kubernetes-settings.js';
+import { configErrorOf as configError } from '../support/errors.js';
 
 const env = {
   POD_NAMESPACE: 'cardinalhq-datalake',
   WORKER_POD_LABEL_SELECTOR: 'app.kubernetes.io/component=query-worker',
   QUERY_WORKER_PORT: '7101',
 };
-
-function configError(fn: () => unknown): ConfigError {
-  try {
-    fn();
-  } catch (error) {
-    if (error instanceof ConfigError) return error;
-    throw error;
-  }
-  throw new Error('expected a ConfigError');
-}
 
 describe('kubernetesSettings', () => {
   it('reads the three variables', () => {

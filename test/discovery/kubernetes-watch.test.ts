@@ -1,5 +1,4 @@
-import { join } from 'node:path';
-import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { WorkerCache, type WorkerCacheOptions } from '../../src/discovery/cache.js';
 import type { WorkerChange } from '../../src/discovery/diff.js';
 import {
@@ -12,7 +11,6 @@ import {
   endpointSlice,
   type FakeEndpointSlice,
 } from '../../src/testing/fake-kube-api.js';
-import { createTestPki, type TestPki } from '../../src/testing/test-ca.js';
 import {
   fastWatch,
   labels,
@@ -22,31 +20,14 @@ import {
   until,
   workerSlice,
 } from '../support/kube.js';
-import { tempDir } from '../support/temp.js';
+import { useFakeKubeApi } from '../support/kube-api.js';
 
-let pki: TestPki;
-let api: FakeKubeApiServer;
-let kubeconfig: string;
-const caches: WorkerCache[] = [];
-
-beforeAll(async () => {
-  pki = await createTestPki();
-});
-
-beforeEach(async () => {
-  api = await FakeKubeApiServer.start({ pki });
-  kubeconfig = await api.writeKubeConfig(join(await tempDir(), 'kubeconfig'));
-});
-
-afterEach(async () => {
-  await Promise.all(caches.splice(0).map((cache) => cache.close()));
-  await api.close();
-});
+const kube = useFakeKubeApi();
 
 function discovery(options: Partial<KubernetesDiscoveryOptions> = {}): KubernetesWorkerDiscovery {
   return new KubernetesWorkerDiscovery({
     env: {
-      KUBECONFIG: kubeconfig,
+      KUBECONFIG: kube.kubeconfig,
       POD_NAMESPACE: namespace,
       WORKER_POD_LABEL_SELECTOR: selector,
       QUERY_WORKER_PORT: '7101',
@@ -61,7 +42,7 @@ function watchedCache(
   options: WorkerCacheOptions = {},
 ): { cache: WorkerCache; changes: WorkerChange[] } {
   const cache = new WorkerCache(source, { coalesceMs: 0, ...options });
-  caches.push(cache);
+  kube.track(cache);
   const changes: WorkerChange[] = [];
   cache.subscribe((change) => changes.push(change));
   return { cache, changes };
@@ -71,44 +52,44 @@ const ids = (workers: readonly { id: string }[]): string[] => workers.map((w) =>
 
 describe('watch-driven Kubernetes discovery', () => {
   it('lists, then watches from the list resourceVersion with bookmarks and timeouts', async () => {
-    api.putSlice(workerSlice('a', [{ address: '10.0.0.1', podName: 'w1' }]));
+    kube.api.putSlice(workerSlice('a', [{ address: '10.0.0.1', podName: 'w1' }]));
     const { cache, changes } = watchedCache();
 
     expect(ids(await cache.ready())).toEqual(['uid-w1']);
     expect(cache.status().mode).toBe('watch');
-    await until(() => api.liveWatches === 1, 'a watch is open');
+    await until(() => kube.api.liveWatches === 1, 'a watch is open');
 
-    const [list] = api.sliceListOnlyRequests();
-    const [watch] = api.sliceWatchRequests();
-    expect(watch?.query.get('resourceVersion')).toBe(api.resourceVersion);
+    const [list] = kube.api.sliceListOnlyRequests();
+    const [watch] = kube.api.sliceWatchRequests();
+    expect(watch?.query.get('resourceVersion')).toBe(kube.api.resourceVersion);
     expect(watch?.query.get('allowWatchBookmarks')).toBe('true');
     expect(Number(watch?.query.get('timeoutSeconds'))).toBeGreaterThanOrEqual(60);
     expect(watch?.query.get('labelSelector')).toBe(list?.query.get('labelSelector'));
 
-    api.putSlice(workerSlice('b', [{ address: '10.0.0.2', podName: 'w2' }]));
+    kube.api.putSlice(workerSlice('b', [{ address: '10.0.0.2', podName: 'w2' }]));
     await until(() => cache.workers().length === 2, 'the added slice is seen');
     expect(changes.at(-1)?.added.map((w) => w.id)).toEqual(['uid-w2']);
 
-    api.putSlice(workerSlice('b', [{ address: '10.0.0.2', podName: 'w2', ready: false }]));
+    kube.api.putSlice(workerSlice('b', [{ address: '10.0.0.2', podName: 'w2', ready: false }]));
     await until(() => cache.workers().length === 1, 'the not-ready worker leaves');
     expect(changes.at(-1)?.removed.map((w) => w.id)).toEqual(['uid-w2']);
 
-    api.deleteSlice(namespace, 'a');
+    kube.api.deleteSlice(namespace, 'a');
     await until(() => cache.workers().length === 0, 'the deleted slice empties the set');
     expect(changes.at(-1)?.removed.map((w) => w.id)).toEqual(['uid-w1']);
 
     // One list, one watch: nothing polls while the watch is healthy.
-    expect(api.sliceListOnlyRequests()).toHaveLength(1);
-    expect(api.sliceWatchRequests()).toHaveLength(1);
-    expect(api.peakLiveWatches).toBe(1);
+    expect(kube.api.sliceListOnlyRequests()).toHaveLength(1);
+    expect(kube.api.sliceWatchRequests()).toHaveLength(1);
+    expect(kube.api.peakLiveWatches).toBe(1);
   });
 
   it('reports an address change of the same pod as updated, not as remove and add', async () => {
-    api.putSlice(workerSlice('a', [{ address: '10.0.0.1', podName: 'w1' }]));
+    kube.api.putSlice(workerSlice('a', [{ address: '10.0.0.1', podName: 'w1' }]));
     const { cache, changes } = watchedCache();
     await cache.ready();
 
-    api.putSlice(workerSlice('a', [{ address: '10.0.0.9', podName: 'w1' }]));
+    kube.api.putSlice(workerSlice('a', [{ address: '10.0.0.9', podName: 'w1' }]));
     await until(() => cache.workers()[0]?.ip === '10.0.0.9');
     const change = changes.at(-1);
     expect(change?.added).toEqual([]);
@@ -122,184 +103,187 @@ describe('watch-driven Kubernetes discovery', () => {
     let now = 1_000;
     const { cache } = watchedCache(discovery(), { now: () => now });
     await cache.ready();
-    await until(() => api.liveWatches === 1);
+    await until(() => kube.api.liveWatches === 1);
 
     now += 5_000;
     expect(cache.status().ageMs).toBe(5_000);
-    api.putSlice(workerSlice('other', [{ address: '10.0.0.3' }]), { unannounced: true });
-    api.sendBookmarks();
+    kube.api.putSlice(workerSlice('other', [{ address: '10.0.0.3' }]), { unannounced: true });
+    kube.api.sendBookmarks();
     await until(() => cache.status().ageMs === 0, 'the bookmark counts as a sync');
 
-    api.endWatches();
-    await until(() => api.sliceWatchRequests().length === 2, 'the watch resumes');
-    expect(api.sliceWatchRequests()[1]?.query.get('resourceVersion')).toBe(api.resourceVersion);
+    kube.api.endWatches();
+    await until(() => kube.api.sliceWatchRequests().length === 2, 'the watch resumes');
+    expect(kube.api.sliceWatchRequests()[1]?.query.get('resourceVersion'))
+      .toBe(kube.api.resourceVersion);
   });
 
   it('resumes a cut watch from the last resourceVersion and replays what it missed', async () => {
-    api.putSlice(workerSlice('a', [{ address: '10.0.0.1', podName: 'w1' }]));
+    kube.api.putSlice(workerSlice('a', [{ address: '10.0.0.1', podName: 'w1' }]));
     const { cache } = watchedCache();
     await cache.ready();
-    await until(() => api.liveWatches === 1);
-    const seen = api.resourceVersion;
+    await until(() => kube.api.liveWatches === 1);
+    const seen = kube.api.resourceVersion;
 
-    api.cutWatches();
-    api.putSlice(workerSlice('b', [{ address: '10.0.0.2', podName: 'w2' }]));
+    kube.api.cutWatches();
+    kube.api.putSlice(workerSlice('b', [{ address: '10.0.0.2', podName: 'w2' }]));
     await until(() => cache.workers().length === 2, 'the missed event is replayed');
 
-    expect(api.sliceWatchRequests()[1]?.query.get('resourceVersion')).toBe(seen);
-    expect(api.sliceListOnlyRequests()).toHaveLength(1);
-    expect(api.peakLiveWatches).toBe(1);
+    expect(kube.api.sliceWatchRequests()[1]?.query.get('resourceVersion')).toBe(seen);
+    expect(kube.api.sliceListOnlyRequests()).toHaveLength(1);
+    expect(kube.api.peakLiveWatches).toBe(1);
   });
 
   it('keeps exactly one watch across many server-side timeouts', async () => {
-    await api.close();
-    api = await FakeKubeApiServer.start({ pki, secondMs: 2 });
-    await api.writeKubeConfig(kubeconfig);
-    api.putSlice(workerSlice('a', [{ address: '10.0.0.1' }]));
+    await kube.api.close();
+    kube.api = await FakeKubeApiServer.start({ pki: kube.pki, secondMs: 2 });
+    await kube.api.writeKubeConfig(kube.kubeconfig);
+    kube.api.putSlice(workerSlice('a', [{ address: '10.0.0.1' }]));
 
     const { cache } = watchedCache(discovery({ watch: { watchTimeoutSeconds: 5 } }));
     await cache.ready();
-    await until(() => api.sliceWatchRequests().length >= 5, 'watches end and resume');
+    await until(() => kube.api.sliceWatchRequests().length >= 5, 'watches end and resume');
 
-    expect(api.peakLiveWatches).toBe(1);
-    expect(api.sliceListOnlyRequests()).toHaveLength(1);
+    expect(kube.api.peakLiveWatches).toBe(1);
+    expect(kube.api.sliceListOnlyRequests()).toHaveLength(1);
     expect(cache.workers()).toHaveLength(1);
   });
 
   it('never takes a Status or a malformed line for a slice, and re-lists instead', async () => {
-    api.putSlice(workerSlice('a', [{ address: '10.0.0.1', podName: 'w1' }]));
+    kube.api.putSlice(workerSlice('a', [{ address: '10.0.0.1', podName: 'w1' }]));
     const logger = recordingLogger();
     const { cache } = watchedCache(discovery({ logger }));
     await cache.ready();
-    await until(() => api.liveWatches === 1);
+    await until(() => kube.api.liveWatches === 1);
 
     const status = { kind: 'Status', apiVersion: 'v1', status: 'Failure', code: 500 };
-    api.injectWatchLine(JSON.stringify({ type: 'ADDED', object: status }));
-    await until(() => api.sliceListOnlyRequests().length === 2, 're-listed after the Status');
-    await until(() => api.liveWatches === 1);
+    kube.api.injectWatchLine(JSON.stringify({ type: 'ADDED', object: status }));
+    await until(() => kube.api.sliceListOnlyRequests().length === 2, 're-listed after the Status');
+    await until(() => kube.api.liveWatches === 1);
 
-    api.injectWatchLine('{"type":"MODIFIED","object":{"kind":"EndpointSl');
-    await until(() => api.sliceListOnlyRequests().length === 3, 're-listed after bad JSON');
+    kube.api.injectWatchLine('{"type":"MODIFIED","object":{"kind":"EndpointSl');
+    await until(() => kube.api.sliceListOnlyRequests().length === 3, 're-listed after bad JSON');
 
     expect(ids(cache.workers())).toEqual(['uid-w1']);
     expect(logger.text()).toContain('not a endpointslices event');
     expect(logger.text()).toContain('not JSON');
-    expect(api.peakLiveWatches).toBe(1);
+    expect(kube.api.peakLiveWatches).toBe(1);
   });
 
   it('re-lists after a 410 Gone HTTP status and reports what went away meanwhile', async () => {
-    api.setGoneAs('status');
-    api.putSlice(workerSlice('a', [{ address: '10.0.0.1', podName: 'w1' }]));
-    api.putSlice(workerSlice('b', [{ address: '10.0.0.2', podName: 'w2' }]));
+    kube.api.setGoneAs('status');
+    kube.api.putSlice(workerSlice('a', [{ address: '10.0.0.1', podName: 'w1' }]));
+    kube.api.putSlice(workerSlice('b', [{ address: '10.0.0.2', podName: 'w2' }]));
     const { cache, changes } = watchedCache();
     await cache.ready();
-    await until(() => api.liveWatches === 1);
+    await until(() => kube.api.liveWatches === 1);
 
-    api.cutWatches();
-    api.deleteSlice(namespace, 'b');
-    api.compactHistory();
+    kube.api.cutWatches();
+    kube.api.deleteSlice(namespace, 'b');
+    kube.api.compactHistory();
     await until(() => cache.workers().length === 1, 'the re-list drops the deleted slice');
 
     expect(changes.at(-1)?.removed.map((w) => w.id)).toEqual(['uid-w2']);
-    expect(api.requests.some((request) => request.status === 410)).toBe(true);
-    await until(() => api.liveWatches === 1);
-    expect(api.sliceWatchRequests().at(-1)?.query.get('resourceVersion')).toBe(
-      api.resourceVersion,
+    expect(kube.api.requests.some((request) => request.status === 410)).toBe(true);
+    await until(() => kube.api.liveWatches === 1);
+    expect(kube.api.sliceWatchRequests().at(-1)?.query.get('resourceVersion')).toBe(
+      kube.api.resourceVersion,
     );
   });
 
   it('handles a 410 ERROR event inside a 200 stream the same way (acceptance 2)', async () => {
-    api.putSlice(workerSlice('a', [{ address: '10.0.0.1', podName: 'w1' }]));
-    api.putSlice(workerSlice('b', [{ address: '10.0.0.2', podName: 'w2' }]));
+    kube.api.putSlice(workerSlice('a', [{ address: '10.0.0.1', podName: 'w1' }]));
+    kube.api.putSlice(workerSlice('b', [{ address: '10.0.0.2', podName: 'w2' }]));
     const { cache, changes } = watchedCache();
     await cache.ready();
-    await until(() => api.liveWatches === 1);
-    const oldVersion = api.resourceVersion;
+    await until(() => kube.api.liveWatches === 1);
+    const oldVersion = kube.api.resourceVersion;
 
     // Later watches from the old version keep getting 410, as after etcd compaction.
-    api.deleteSlice(namespace, 'b');
-    api.putSlice(workerSlice('c', [{ address: '10.0.0.3', podName: 'w3' }]), {
+    kube.api.deleteSlice(namespace, 'b');
+    kube.api.putSlice(workerSlice('c', [{ address: '10.0.0.3', podName: 'w3' }]), {
       unannounced: true,
     });
-    api.stallWatches();
-    api.compactHistory();
-    api.failWatches(410, 'Expired', `too old resource version: ${oldVersion}`);
+    kube.api.stallWatches();
+    kube.api.compactHistory();
+    kube.api.failWatches(410, 'Expired', `too old resource version: ${oldVersion}`);
 
     await until(() => ids(cache.workers()).join() === 'uid-w1,uid-w3', 'replaced by a list');
     const removed = changes.flatMap((change) => change.removed.map((w) => w.id));
     expect(removed).toContain('uid-w2');
 
-    await until(() => api.liveWatches === 1, 'watching again');
-    const lastWatch = api.sliceWatchRequests().at(-1);
-    expect(lastWatch?.query.get('resourceVersion')).toBe(api.resourceVersion);
+    await until(() => kube.api.liveWatches === 1, 'watching again');
+    const lastWatch = kube.api.sliceWatchRequests().at(-1);
+    expect(lastWatch?.query.get('resourceVersion')).toBe(kube.api.resourceVersion);
     expect(lastWatch?.query.get('resourceVersion')).not.toBe(oldVersion);
-    expect(api.peakLiveWatches).toBe(1);
+    expect(kube.api.peakLiveWatches).toBe(1);
   });
 
   it('tears down a silent watch, re-lists and reports the removal (acceptance 1)', async () => {
-    api.putSlice(workerSlice('a', [{ address: '10.0.0.1', podName: 'w1' }]));
+    kube.api.putSlice(workerSlice('a', [{ address: '10.0.0.1', podName: 'w1' }]));
     let now = 1_000;
     const { cache, changes } = watchedCache(
       discovery({ watch: { idleTimeoutMs: 300 } }),
       { now: () => now },
     );
     await cache.ready();
-    await until(() => api.liveWatches === 1);
+    await until(() => kube.api.liveWatches === 1);
 
-    api.putSlice(workerSlice('b', [{ address: '10.0.0.2', podName: 'w2' }]));
-    api.putSlice(workerSlice('c', [{ address: '10.0.0.3', podName: 'w3' }]));
+    kube.api.putSlice(workerSlice('b', [{ address: '10.0.0.2', podName: 'w2' }]));
+    kube.api.putSlice(workerSlice('c', [{ address: '10.0.0.3', podName: 'w3' }]));
     await until(() => cache.workers().length === 3, 'two ADDED events arrive');
     const syncedAt = cache.status().lastSyncAt ?? 0;
 
-    api.stallWatches();
-    api.deleteSlice(namespace, 'b');
+    kube.api.stallWatches();
+    kube.api.deleteSlice(namespace, 'b');
     // The time since the last sync is visible while the stream is silent.
     now += 250;
     expect(cache.status().ageMs).toBe(250);
 
     await until(() => cache.workers().length === 2, 'the stall is detected and re-listed');
     expect(changes.at(-1)?.removed.map((w) => w.id)).toEqual(['uid-w2']);
-    expect(api.sliceListOnlyRequests()).toHaveLength(2);
+    expect(kube.api.sliceListOnlyRequests()).toHaveLength(2);
     expect(cache.status().lastSyncAt).toBe(syncedAt + 250);
     expect(cache.status().ageMs).toBe(0);
-    await until(() => api.liveWatches === 1, 'the silent stream was closed');
+    await until(() => kube.api.liveWatches === 1, 'the silent stream was closed');
   });
 
   it('warns when the safety-net re-list finds changes the watch missed', async () => {
     const logger = recordingLogger();
-    api.putSlice(workerSlice('a', [{ address: '10.0.0.1', podName: 'w1' }]));
+    kube.api.putSlice(workerSlice('a', [{ address: '10.0.0.1', podName: 'w1' }]));
     const { cache } = watchedCache(
       discovery({ logger, watch: { relistIntervalMs: 150 } }),
     );
     await cache.ready();
-    api.putSlice(workerSlice('b', [{ address: '10.0.0.2', podName: 'w2' }]), {
+    kube.api.putSlice(workerSlice('b', [{ address: '10.0.0.2', podName: 'w2' }]), {
       unannounced: true,
     });
 
     await until(() => cache.workers().length === 2, 'the re-list finds the lost slice');
     const missed = logger.lines.find((line) => line.message?.includes('events were missed'));
     expect(missed?.level).toBe('warn');
-    expect(api.peakLiveWatches).toBe(1);
+    expect(kube.api.peakLiveWatches).toBe(1);
   });
 
   it('coalesces a burst of additions but applies removals at once', async () => {
-    api.putSlice(workerSlice('keep', [{ address: '10.0.0.1', podName: 'keep' }]));
+    kube.api.putSlice(workerSlice('keep', [{ address: '10.0.0.1', podName: 'keep' }]));
     const { cache, changes } = watchedCache(discovery(), { coalesceMs: 200 });
     await cache.ready();
-    await until(() => api.liveWatches === 1);
+    await until(() => kube.api.liveWatches === 1);
 
     for (let i = 0; i < 100; i += 1) {
-      api.putSlice(workerSlice(`pod-${i}`, [{ address: `10.1.0.${i + 1}`, podName: `p${i}` }]));
+      kube.api.putSlice(
+        workerSlice(`pod-${i}`, [{ address: `10.1.0.${i + 1}`, podName: `p${i}` }]),
+      );
     }
     await until(() => cache.workers().length === 101, 'all 100 additions arrive');
     expect(changes.length).toBeLessThanOrEqual(5);
 
     const before = changes.length;
     const slow = watchedCache(discovery(), { coalesceMs: 600_000 });
-    caches.push(slow.cache);
+    kube.track(slow.cache);
     await slow.cache.ready();
-    api.putSlice(workerSlice('late', [{ address: '10.2.0.1', podName: 'late' }]));
-    api.deleteSlice(namespace, 'keep');
+    kube.api.putSlice(workerSlice('late', [{ address: '10.2.0.1', podName: 'late' }]));
+    kube.api.deleteSlice(namespace, 'keep');
     // The first change is the initial set; the second carries the removal and the addition
     // that was waiting, long before the 10-minute coalescing window.
     await until(() => slow.changes.length === 2, 'the removal is not held back');
@@ -309,24 +293,24 @@ describe('watch-driven Kubernetes discovery', () => {
   });
 
   it('selects through Services labels in services mode', async () => {
-    api.putService({ metadata: { name: 'query-worker', namespace, labels } });
-    api.putService({ metadata: { name: 'other', namespace, labels: { app: 'other' } } });
+    kube.api.putService({ metadata: { name: 'query-worker', namespace, labels } });
+    kube.api.putService({ metadata: { name: 'other', namespace, labels: { app: 'other' } } });
     const serviceSlice = (name: string, service: string, address: string) =>
       endpointSlice({
         name, namespace, labels: { 'kubernetes.io/service-name': service },
         endpoints: [{ address, podName: name }],
       });
-    api.putSlice(serviceSlice('qw-1', 'query-worker', '10.0.0.1'));
-    api.putSlice(serviceSlice('other-1', 'other', '10.0.0.9'));
+    kube.api.putSlice(serviceSlice('qw-1', 'query-worker', '10.0.0.1'));
+    kube.api.putSlice(serviceSlice('other-1', 'other', '10.0.0.9'));
 
     const source = discovery({ selectorTarget: 'services' });
     expect((await discovery().getWorkers())).toEqual([]);
     const { cache } = watchedCache(source);
     expect(ids(await cache.ready())).toEqual(['uid-qw-1']);
 
-    api.putSlice(serviceSlice('qw-2', 'query-worker', '10.0.0.2'));
+    kube.api.putSlice(serviceSlice('qw-2', 'query-worker', '10.0.0.2'));
     await until(() => cache.workers().length === 2, 'watched through the Service name');
-    expect(api.sliceWatchRequests()[0]?.query.get('labelSelector')).toBe(
+    expect(kube.api.sliceWatchRequests()[0]?.query.get('labelSelector')).toBe(
       'kubernetes.io/service-name in (query-worker)',
     );
   });
@@ -336,8 +320,8 @@ describe('watch-driven Kubernetes discovery', () => {
       endpointSlice({ name, namespace, labels, addressType, endpoints: [
         { address, podName: 'w1' },
       ] });
-    api.putSlice(dual('v4', 'IPv4', '10.0.0.1'));
-    api.putSlice(dual('v6', 'IPv6', 'fd00::1'));
+    kube.api.putSlice(dual('v4', 'IPv4', '10.0.0.1'));
+    kube.api.putSlice(dual('v6', 'IPv6', 'fd00::1'));
 
     expect((await discovery().getWorkers()).map((w) => w.ip)).toEqual(['10.0.0.1']);
 
@@ -346,7 +330,7 @@ describe('watch-driven Kubernetes discovery', () => {
     );
     expect((await cache.ready()).map((w) => [w.id, w.ip])).toEqual([['uid-w1', 'fd00::1']]);
 
-    api.deleteSlice(namespace, 'v6');
+    kube.api.deleteSlice(namespace, 'v6');
     await until(() => cache.workers()[0]?.ip === '10.0.0.1', 'falls back to the IPv4 address');
     expect(changes.at(-1)?.updated).toHaveLength(1);
     expect(cache.workers()).toHaveLength(1);
@@ -370,7 +354,7 @@ describe('endpoint conditions during shutdown, end to end (acceptance 6)', () =>
   const keys = Array.from({ length: 200 }, (_, i) => String(i));
 
   it('keeps the draining pod as a last resort only, by option', async () => {
-    api.putSlice(shutdownSlice());
+    kube.api.putSlice(shutdownSlice());
     const { cache } = watchedCache(discovery({ keepDraining: true }));
     const workers = await cache.ready();
     expect(workers.map((w) => [w.podName, w.state])).toEqual([
@@ -385,15 +369,15 @@ describe('endpoint conditions during shutdown, end to end (acceptance 6)', () =>
     expect(picker.pickN('7', 2).map((w) => w.podName)).toEqual(['a', 'c']);
 
     // The last ready pod goes: the draining one takes what is left rather than nothing.
-    await until(() => api.liveWatches === 1);
-    api.putSlice(shutdownSlice(false));
+    await until(() => kube.api.liveWatches === 1);
+    kube.api.putSlice(shutdownSlice(false));
     await until(() => cache.workers().length === 1, 'a leaves through the watch');
     const lastResort = new RendezvousPicker(cache.workers(), { identity: 'pod-name' });
     expect(new Set(keys.map((key) => lastResort.pick(key)?.podName))).toEqual(new Set(['c']));
   });
 
   it('drops terminating pods altogether without the option', async () => {
-    api.putSlice(shutdownSlice());
+    kube.api.putSlice(shutdownSlice());
     const source = discovery();
     const inspection = await source.inspect();
     expect(inspection.workers.map((w) => w.podName)).toEqual(['a']);
@@ -401,8 +385,8 @@ describe('endpoint conditions during shutdown, end to end (acceptance 6)', () =>
 
     const { cache } = watchedCache(source);
     await cache.ready();
-    await until(() => api.liveWatches === 1);
-    api.putSlice(shutdownSlice(false));
+    await until(() => kube.api.liveWatches === 1);
+    kube.api.putSlice(shutdownSlice(false));
     await until(() => cache.workers().length === 0, 'no worker is left');
     expect(new RendezvousPicker(cache.workers()).pick('1')).toBeUndefined();
   });
@@ -420,25 +404,25 @@ describe('dual-stack pods through the watch (acceptance 7)', () => {
     ['IPv6', 'fd00::7'],
   ])('is one worker preferring %s, and keeps IPv4 when the IPv6 slice is deleted',
     async (preferredAddressType, preferredIp) => {
-      api.putSlice(dual('qw-v4', 'IPv4', '10.1.0.7'));
-      api.putSlice(dual('qw-v6', 'IPv6', 'fd00::7'));
+      kube.api.putSlice(dual('qw-v4', 'IPv4', '10.1.0.7'));
+      kube.api.putSlice(dual('qw-v6', 'IPv6', 'fd00::7'));
       const { cache, changes } = watchedCache(
         discovery({ addressTypes: ['IPv4', 'IPv6'], preferredAddressType }),
       );
       expect((await cache.ready()).map((w) => [w.id, w.ip])).toEqual([
         ['uid-query-worker-7', preferredIp],
       ]);
-      await until(() => api.liveWatches === 1);
+      await until(() => kube.api.liveWatches === 1);
       const changesBefore = changes.length;
 
-      api.deleteSlice(namespace, 'qw-v6');
-      api.putSlice(workerSlice('marker', [{ address: '10.9.0.1', podName: 'marker' }]));
+      kube.api.deleteSlice(namespace, 'qw-v6');
+      kube.api.putSlice(workerSlice('marker', [{ address: '10.9.0.1', podName: 'marker' }]));
       await until(() => cache.workers().length === 2, 'the DELETED event has been applied');
       const worker = cache.workers().find((w) => w.podName === 'query-worker-7');
       expect(worker?.ip).toBe('10.1.0.7');
       const removed = changes.slice(changesBefore).flatMap((c) => c.removed.map((w) => w.id));
       expect(removed).toEqual([]);
       // Delivered by the watch, not found by a re-list.
-      expect(api.sliceListOnlyRequests()).toHaveLength(1);
+      expect(kube.api.sliceListOnlyRequests()).toHaveLength(1);
     });
 });

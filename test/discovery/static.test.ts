@@ -1,16 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { AbortedError, ConfigError, DiscoveryError } from '../../src/errors.js';
+import { AbortedError, DiscoveryError } from '../../src/errors.js';
 import { StaticWorkerDiscovery, splitWorkerList } from '../../src/discovery/static.js';
-
-function configErrorOf(run: () => unknown): ConfigError {
-  try {
-    run();
-  } catch (err) {
-    if (err instanceof ConfigError) return err;
-    throw err;
-  }
-  throw new Error('expected a ConfigError');
-}
+import { configErrorOf } from '../support/errors.js';
 
 describe('StaticWorkerDiscovery from QUERY_WORKERS', () => {
   it('defaults to one worker at 127.0.0.1:8081 when unset or blank', async () => {

@@ -2,7 +2,7 @@
 // Everything runs on loopback against real parts: undici pools, fake workers, the real
 // WorkerCache, and for case 8 the real Kubernetes discovery watching a fake API server.
 import { join } from 'node:path';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { createPicker } from '../../src/balancer/registry.js';
 import type { IdentitySource } from '../../src/balancer/options.js';
 import { createAddressPolicy } from '../../src/discovery/address-policy.js';
@@ -11,30 +11,21 @@ import type { WorkerChange } from '../../src/discovery/diff.js';
 import { KubernetesWorkerDiscovery } from '../../src/discovery/kubernetes.js';
 import type { Worker, WorkerDiscovery } from '../../src/discovery/worker.js';
 import { FakeKubeApiServer } from '../../src/testing/fake-kube-api.js';
-import { FakeWorker, type FakeWorkerOptions } from '../../src/testing/fake-worker.js';
+import { FakeWorker } from '../../src/testing/fake-worker.js';
 import { createTestPki, type TestPki } from '../../src/testing/test-ca.js';
 import {
   FragmentDispatcher,
   type FragmentDispatcherOptions,
 } from '../../src/transport/dispatcher.js';
-import { FragmentFailedError } from '../../src/transport/errors.js';
 import type { Fragment, Outcome } from '../../src/transport/fragment.js';
 import { startBlackhole } from '../support/blackhole.js';
 import { fastWatch, namespace, selector, until, workerSlice } from '../support/kube.js';
 import { tempDir } from '../support/temp.js';
+import { fakeWorkers, useCleanups } from '../support/cleanups.js';
+import { answeredBy, failure } from '../support/outcomes.js';
 
-const cleanups: Array<() => Promise<unknown>> = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
-
-async function fakes(count: number, options: FakeWorkerOptions = {}): Promise<FakeWorker[]> {
-  const workers = await Promise.all(
-    Array.from({ length: count }, (_, i) => FakeWorker.start({ name: `w${i}`, ...options })),
-  );
-  cleanups.push(() => Promise.all(workers.map((worker) => worker.stop())));
-  return workers;
-}
+const cleanups = useCleanups();
+const fakes = fakeWorkers(cleanups);
 
 /** Fake workers on several loopback addresses sharing one port, as pods share theirs. */
 async function onOnePort(specs: ReadonlyArray<{ name: string; host: string }>) {
@@ -98,17 +89,6 @@ function dispatcherOn(source: WorkerSource, options: FragmentDispatcherOptions) 
   const dispatcher = new FragmentDispatcher(source, options);
   cleanups.push(() => dispatcher.close());
   return dispatcher;
-}
-
-function failure(outcome: Outcome | undefined): FragmentFailedError {
-  if (!outcome || outcome.ok) throw new Error('expected a failed outcome');
-  if (!(outcome.error instanceof FragmentFailedError)) throw outcome.error;
-  return outcome.error;
-}
-
-function answeredBy(outcome: Outcome | undefined): string {
-  if (!outcome?.ok) throw new Error(`expected an answer, got ${String(outcome?.error)}`);
-  return outcome.worker.id;
 }
 
 /** A key whose rendezvous owner is the worker `id`. */

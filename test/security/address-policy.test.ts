@@ -1,6 +1,5 @@
 // Issue 7: cluster-supplied addresses are checked before they become workers.
-import { join } from 'node:path';
-import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { runCli } from '../../src/cli/run.js';
 import { WorkerCache } from '../../src/discovery/cache.js';
 import { createAddressPolicy } from '../../src/discovery/address-policy.js';
@@ -13,8 +12,7 @@ import {
 } from '../../src/discovery/kubernetes.js';
 import { ConfigError } from '../../src/errors.js';
 import { FakeEcs } from '../../src/testing/fake-ecs.js';
-import { endpointSlice, FakeKubeApiServer } from '../../src/testing/fake-kube-api.js';
-import { createTestPki, type TestPki } from '../../src/testing/test-ca.js';
+import { endpointSlice } from '../../src/testing/fake-kube-api.js';
 import {
   fastWatch,
   labels,
@@ -24,7 +22,7 @@ import {
   until,
   workerSlice,
 } from '../support/kube.js';
-import { tempDir } from '../support/temp.js';
+import { useFakeKubeApi } from '../support/kube-api.js';
 
 const hostile = ['0.0.0.0', '127.0.0.1', '169.254.169.254', '224.0.0.251', '255.255.255.255'];
 
@@ -108,28 +106,11 @@ describe('workersFromSlices and the address policy', () => {
 });
 
 describe('Kubernetes discovery and the address policy', () => {
-  let pki: TestPki;
-  let api: FakeKubeApiServer;
-  let kubeconfig: string;
-  const caches: WorkerCache[] = [];
-
-  beforeAll(async () => {
-    pki = await createTestPki();
-  });
-
-  beforeEach(async () => {
-    api = await FakeKubeApiServer.start({ pki });
-    kubeconfig = await api.writeKubeConfig(join(await tempDir(), 'kubeconfig'));
-  });
-
-  afterEach(async () => {
-    await Promise.all(caches.splice(0).map((cache) => cache.close()));
-    await api.close();
-  });
+  const kube = useFakeKubeApi();
 
   function discovery(options: Partial<KubernetesDiscoveryOptions> = {}, env = {}) {
     return new KubernetesWorkerDiscovery({
-      env: { KUBECONFIG: kubeconfig, POD_NAMESPACE: namespace,
+      env: { KUBECONFIG: kube.kubeconfig, POD_NAMESPACE: namespace,
         WORKER_POD_LABEL_SELECTOR: selector, QUERY_WORKER_PORT: '7101', ...env },
       ...options,
       watch: fastWatch,
@@ -138,7 +119,7 @@ describe('Kubernetes discovery and the address policy', () => {
 
   it('refuses metadata and loopback addresses on list and watch, logging each once', async () => {
     const logger = recordingLogger();
-    api.putSlice(workerSlice('a', [
+    kube.api.putSlice(workerSlice('a', [
       { address: '10.0.0.1', podName: 'w1' },
       { address: '169.254.169.254', podName: 'metadata' },
     ]));
@@ -149,10 +130,10 @@ describe('Kubernetes discovery and the address policy', () => {
     expect(inspection.report.refusals).toEqual({ 'link-local': 1 });
 
     const cache = new WorkerCache(source, { coalesceMs: 0 });
-    caches.push(cache);
+    kube.track(cache);
     await cache.ready();
     for (let i = 2; i <= 4; i += 1) {
-      api.putSlice(workerSlice('b', [
+      kube.api.putSlice(workerSlice('b', [
         { address: `10.0.0.${i}`, podName: `w${i}` },
         { address: '127.0.0.1', podName: 'loop' },
       ]));
@@ -168,7 +149,7 @@ describe('Kubernetes discovery and the address policy', () => {
   });
 
   it('reads the allow-list from WORKER_ALLOWED_CIDRS and names it when it is bad', async () => {
-    api.putSlice(workerSlice('a', [{ address: '10.0.0.1' }, { address: '10.9.0.1' }]));
+    kube.api.putSlice(workerSlice('a', [{ address: '10.0.0.1' }, { address: '10.9.0.1' }]));
     const source = discovery({}, { WORKER_ALLOWED_CIDRS: ' 10.0.0.0/16 , fd00::/8 ' });
 
     expect((await source.getWorkers()).map((worker) => worker.ip)).toEqual(['10.0.0.1']);
@@ -180,7 +161,7 @@ describe('Kubernetes discovery and the address policy', () => {
   });
 
   it('the CLI counts refusals, and admits loopback with --allow-loopback', async () => {
-    api.putSlice(endpointSlice({ name: 'loop', namespace, labels,
+    kube.api.putSlice(endpointSlice({ name: 'loop', namespace, labels,
       endpoints: [{ address: '127.0.0.5' }, { address: '169.254.169.254' }] }));
     const run = async (...extra: string[]) => {
       let stdout = '';
@@ -189,7 +170,7 @@ describe('Kubernetes discovery and the address policy', () => {
         `--worker-pod-label-selector=${selector}`, '--query-worker-port=7101', ...extra], {
         stdout: (text) => (stdout += text),
         stderr: (text) => (stderr += text),
-        env: { KUBECONFIG: kubeconfig },
+        env: { KUBECONFIG: kube.kubeconfig },
       });
       return { status, stdout, stderr };
     };

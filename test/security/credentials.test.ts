@@ -26,32 +26,28 @@ import {
   until,
   workerSlice,
 } from '../support/kube.js';
+import { useFakeKubeApi } from '../support/kube-api.js';
 import { tempDir } from '../support/temp.js';
 
 const canary = 'canary-tok-5e1d7b-MUST-NOT-APPEAR';
 const execCanary = 'canary-exec-9c2f4a-MUST-NOT-APPEAR';
-let pki: TestPki;
+const kube = useFakeKubeApi({
+  server: { token: canary, forbiddenNamespaces: ['locked'] },
+  kubeconfig: false,
+});
 let otherPki: TestPki;
-let api: FakeKubeApiServer;
 let dir: string;
-const caches: WorkerCache[] = [];
 /** Everything the test saw come out, to search at the end of each test. */
 let seen: string[];
 
 beforeAll(async () => {
-  [pki, otherPki] = await Promise.all([createTestPki(), createTestPki()]);
+  otherPki = await createTestPki();
 });
 
 beforeEach(async () => {
-  api = await FakeKubeApiServer.start({ pki, token: canary, forbiddenNamespaces: ['locked'] });
   dir = await tempDir();
   seen = [];
-  api.putSlice(workerSlice('a', [{ address: '10.0.0.1', podName: 'w1' }]));
-});
-
-afterEach(async () => {
-  await Promise.all(caches.splice(0).map((cache) => cache.close()));
-  await api.close();
+  kube.api.putSlice(workerSlice('a', [{ address: '10.0.0.1', podName: 'w1' }]));
 });
 
 /** Every view of an error: message, stack, each cause in turn, and a deep inspection. */
@@ -77,14 +73,14 @@ async function failure(promise: Promise<unknown>): Promise<unknown> {
 function expectNoSecrets(): void {
   const everything = seen.join('\n');
   expect(everything.length).toBeGreaterThan(0);
-  for (const secret of [canary, execCanary, pki.client.key.split('\n')[1] ?? '']) {
+  for (const secret of [canary, execCanary, kube.pki.client.key.split('\n')[1] ?? '']) {
     expect(everything, `found ${secret.slice(0, 12)}...`).not.toContain(secret);
   }
 }
 
 async function kubeconfig(token = canary, exec?: { command: string; args: string[] }) {
   const path = join(dir, `kubeconfig-${seen.length}`);
-  return api.writeKubeConfig(path, exec === undefined ? { token } : { token, exec });
+  return kube.api.writeKubeConfig(path, exec === undefined ? { token } : { token, exec });
 }
 
 function discovery(path: string, options: Partial<KubernetesDiscoveryOptions> = {}) {
@@ -107,14 +103,14 @@ describe('credentials stay out of every output (canary)', () => {
       .toBe('unauthorized');
     await failure(discovery(await kubeconfig(), { logger, namespace: 'locked' }).getWorkers());
     for (const status of [404, 429, 500, 503]) {
-      api.failNext(1, { status, headers: { 'retry-after': '1' } });
+      kube.api.failNext(1, { status, headers: { 'retry-after': '1' } });
       await failure(good.getWorkers());
     }
-    api.failNext(1, { status: 200, body: '{"kind":"EndpointSliceList","items":[' });
+    kube.api.failNext(1, { status: 200, body: '{"kind":"EndpointSliceList","items":[' });
     await failure(good.getWorkers());
 
     // A proxy that echoes the credential in its error must not get it into our messages.
-    api.failNext(1, { status: 502, body: JSON.stringify({ kind: 'Status',
+    kube.api.failNext(1, { status: 502, body: JSON.stringify({ kind: 'Status',
       message: `bad gateway for Authorization: Bearer ${canary} (token=${canary})` }) });
     const echoed = await failure(good.getWorkers()) as Error;
     expect(echoed.message).toContain('bad gateway for Authorization: [redacted]');
@@ -122,8 +118,8 @@ describe('credentials stay out of every output (canary)', () => {
     // The wrong CA: the client refuses the server's certificate.
     const wrongCa = new KubeConfig();
     wrongCa.loadFromOptions({
-      clusters: [{ name: 'c', server: api.url, caData: Buffer.from(otherPki.ca).toString('base64'),
-        skipTLSVerify: false }],
+      clusters: [{ name: 'c', server: kube.api.url,
+        caData: Buffer.from(otherPki.ca).toString('base64'), skipTLSVerify: false }],
       users: [{ name: 'u', token: canary }],
       contexts: [{ name: 'x', cluster: 'c', user: 'u' }],
       currentContext: 'x',
@@ -131,7 +127,7 @@ describe('credentials stay out of every output (canary)', () => {
     await failure(discovery(await kubeconfig(), { logger, kubeConfig: wrongCa }).getWorkers());
 
     // A server that is gone: nothing listens on its port any more.
-    const gone = await FakeKubeApiServer.start({ pki, token: canary });
+    const gone = await FakeKubeApiServer.start({ pki: kube.pki, token: canary });
     const gonePath = await gone.writeKubeConfig(join(dir, 'gone'), { token: canary });
     await gone.close();
     await failure(discovery(gonePath, { logger }).getWorkers());
@@ -143,23 +139,25 @@ describe('credentials stay out of every output (canary)', () => {
   it('watch errors: garbage lines, a 401 mid-watch, a refused re-list', async () => {
     const logger = recordingLogger();
     const cache = new WorkerCache(discovery(await kubeconfig(), { logger }), { coalesceMs: 0 });
-    caches.push(cache);
+    kube.track(cache);
     await cache.ready();
-    const watches = () => api.sliceWatchRequests().length;
+    const watches = () => kube.api.sliceWatchRequests().length;
     const said = (text: string) => () => logger.text().includes(text);
     const reopened = async (after: number) => {
-      await until(() => watches() > after && api.liveWatches === 1, 'the watch is back');
+      await until(() => watches() > after && kube.api.liveWatches === 1, 'the watch is back');
     };
     await reopened(0);
 
-    api.injectWatchLine('not json at all');
+    kube.api.injectWatchLine('not json at all');
     await until(said('not JSON'), 'the bad line is reported');
     await reopened(1);
 
     // A proxy that echoes the credential in its error must not get it into our messages.
-    api.failWatches(401, 'Unauthorized', `bad Authorization: Bearer ${canary}, token=${canary}`);
+    kube.api.failWatches(
+      401, 'Unauthorized', `bad Authorization: Bearer ${canary}, token=${canary}`,
+    );
     await until(() => said('(401)')() || said('after a 401')(), 'the 401 is handled');
-    api.setForbidden(namespace, true);
+    kube.api.setForbidden(namespace, true);
     await until(() => cache.status().lastError?.message.includes('403') === true, '403 seen');
     record(cache.status().lastError);
 
@@ -177,9 +175,9 @@ describe('credentials stay out of every output (canary)', () => {
 
     // The server expects another token: the plugin's is refused.
     await failure(discovery(path, { logger }).getWorkers());
-    api.setToken(execCanary);
+    kube.api.setToken(execCanary);
     expect(await discovery(path, { logger }).getWorkers()).toHaveLength(1);
-    api.failNext(1, { status: 500 });
+    kube.api.failNext(1, { status: 500 });
     await failure(discovery(path, { logger }).getWorkers());
 
     seen.push(logger.text());
@@ -203,7 +201,7 @@ describe('credentials stay out of every output (canary)', () => {
     expect(await run(await kubeconfig())).toBe(0);
     expect(await run(await kubeconfig(`${canary}-stale`))).toBe(1);
     expect(await run(await kubeconfig(), ['--pod-namespace=locked'])).toBe(1);
-    api.failNext(1, { status: 200, body: 'not json' });
+    kube.api.failNext(1, { status: 200, body: 'not json' });
     expect(await run(await kubeconfig())).toBe(1);
     expectNoSecrets();
   });
@@ -211,7 +209,7 @@ describe('credentials stay out of every output (canary)', () => {
   it('in-cluster: the service-account token stays out of a failed reload', async () => {
     const accountDir = join(dir, 'serviceaccount');
     await mkdir(accountDir, { recursive: true });
-    const env = await api.writeServiceAccount(accountDir, { namespace });
+    const env = await kube.api.writeServiceAccount(accountDir, { namespace });
     await writeFile(join(accountDir, 'token'), `${canary}-old`);
     const logger = recordingLogger();
     const source = new KubernetesWorkerDiscovery({

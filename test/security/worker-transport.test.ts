@@ -1,6 +1,6 @@
 // Issue 7: what the dispatcher sends where, over what, and how much it reads back.
 import { inspect } from 'node:util';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError } from '../../src/errors.js';
 import { FragmentDispatcher } from '../../src/transport/dispatcher.js';
 import { BodyTooLargeError, FragmentFailedError } from '../../src/transport/errors.js';
@@ -8,17 +8,14 @@ import type { Outcome } from '../../src/transport/fragment.js';
 import { FakeWorker, type FakeEcho } from '../../src/testing/fake-worker.js';
 import { createTestPki, type TestPki } from '../../src/testing/test-ca.js';
 import { listCache, rotatingPicker } from '../helpers/workers.js';
+import { useCleanups } from '../support/cleanups.js';
 
 let pki: TestPki;
 let otherPki: TestPki;
-const cleanups: Array<() => Promise<unknown>> = [];
+const cleanups = useCleanups();
 
 beforeAll(async () => {
   [pki, otherPki] = await Promise.all([createTestPki(), createTestPki()]);
-});
-
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
 async function worker(options: Parameters<typeof FakeWorker.start>[0]): Promise<FakeWorker> {
