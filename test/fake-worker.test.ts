@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { request } from 'undici';
 import { FakeWorker, type FakeEcho } from '../src/testing/fake-worker.js';
 import { spawnFakeWorker } from '../src/testing/fake-worker-process.js';
+import { errorCode } from '../src/error-details.js';
 
 const started: FakeWorker[] = [];
 async function fake(options: Parameters<typeof FakeWorker.start>[0] = {}): Promise<FakeWorker> {
@@ -13,11 +14,6 @@ async function fake(options: Parameters<typeof FakeWorker.start>[0] = {}): Promi
 afterEach(async () => {
   await Promise.all(started.splice(0).map((worker) => worker.stop()));
 });
-
-function errorCode(error: unknown): string | undefined {
-  const cause = (error as { cause?: { code?: string } }).cause;
-  return (error as { code?: string }).code ?? cause?.code;
-}
 
 describe('FakeWorker', () => {
   it('echoes the request with its name', async () => {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { classifyError, retryAfterMs } from '../src/transport/classify.js';
+import { retryAfterMs } from '../src/error-details.js';
+import { classifyError } from '../src/transport/classify.js';
 import { WorkerHealth } from '../src/transport/health.js';
 import { Limiter } from '../src/transport/limiter.js';
 import { RetryBudget } from '../src/transport/retry-budget.js';

@@ -1,5 +1,6 @@
 import { ApiException } from '@kubernetes/client-node';
 import { AbortedError, DiscoveryError } from '../errors.js';
+import { errorCode, retryAfterMs } from '../error-details.js';
 import { unreachableCodes } from './network-errors.js';
 
 /** What was being asked of the API server when something failed. */
@@ -22,30 +23,8 @@ const networkCodes = new Set([
 
 const tlsCodePattern = /^(ERR_TLS_|CERT_|UNABLE_TO_|DEPTH_ZERO|SELF_SIGNED|ERR_SSL)/;
 
-function errorCode(error: unknown): string | undefined {
-  for (let current = error, depth = 0; current instanceof Error && depth < 5; depth += 1) {
-    const code = (current as { code?: unknown }).code;
-    if (typeof code === 'string') return code;
-    current = current.cause;
-  }
-  return undefined;
-}
-
 function isAbort(error: unknown): boolean {
   return error instanceof Error && (error.name === 'AbortError' || error.name === 'TimeoutError');
-}
-
-/** Seconds from a `Retry-After` header in either of its two forms, if present and sane. */
-export function retryAfterSeconds(
-  value: string | undefined,
-  now = Date.now(),
-): number | undefined {
-  if (value === undefined || value.trim() === '') return undefined;
-  if (/^\d+$/.test(value.trim())) return Number(value.trim());
-
-  const date = Date.parse(value);
-  if (Number.isNaN(date)) return undefined;
-  return Math.max(0, Math.ceil((date - now) / 1000));
 }
 
 /** The RBAC rule a service account needs to list (and watch) a resource. */
@@ -163,7 +142,8 @@ function fromStatus(
   const server = context.server;
   const detail = said === undefined ? '' : ` (the server said: ${said})`;
   const headers = error.headers ?? {};
-  const retryAfter = retryAfterSeconds(headers['retry-after'] ?? headers['Retry-After']);
+  const waitMs = retryAfterMs(headers['retry-after'] ?? headers['Retry-After'], Date.now());
+  const retryAfter = waitMs === undefined ? undefined : Math.ceil(waitMs / 1000);
 
   const retrying = retryAfter === undefined ? 'with backoff' : `after ${retryAfter} s`;
 

@@ -11,7 +11,8 @@ import {
   type EjectionMessage,
 } from '../observability/channels.js';
 import { readWhole } from './body.js';
-import { classifyError, errorCode, retryAfterMs } from './classify.js';
+import { errorCode, retryAfterMs } from '../error-details.js';
+import { classifyError } from './classify.js';
 import { announceAttempt, attemptsWatched, type AttemptToken } from './diagnostics.js';
 import type { AttemptResult } from './fragment.js';
 import type { WorkerHealth } from './health.js';

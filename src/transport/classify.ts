@@ -1,3 +1,4 @@
+import { errorCode } from '../error-details.js';
 import type { AttemptResult } from './fragment.js';
 
 /**
@@ -53,24 +54,6 @@ const connectionLost = new Set([
 const timedOut = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'ETIMEDOUT']);
 
 /**
- * The `code` of an error or of its cause (undici wraps some socket errors).
- *
- * @example
- * ```ts
- * errorCode(new Error('fetch failed', { cause: { code: 'ECONNRESET' } })); // 'ECONNRESET'
- * ```
- */
-export function errorCode(error: unknown): string | undefined {
-  for (let current = error, depth = 0; depth < 4; depth += 1) {
-    if (typeof current !== 'object' || current === null) return undefined;
-    const code = (current as { code?: unknown }).code;
-    if (typeof code === 'string') return code;
-    current = (current as { cause?: unknown }).cause;
-  }
-  return undefined;
-}
-
-/**
  * Classifies an error thrown by an attempt. `inBody` says whether the response headers had
  * arrived: a lost connection then means a truncated body, never a short success.
  *
@@ -119,25 +102,3 @@ export function classifyError(error: unknown, inBody: boolean): FailureClass {
  * ```
  */
 export const defaultRetryStatuses: readonly number[] = Object.freeze([429, 502, 503, 504]);
-
-/**
- * Parses `Retry-After` (seconds or an HTTP date) into milliseconds from `now`; `undefined`
- * when absent or malformed. Negative waits become 0.
- *
- * @example
- * ```ts
- * retryAfterMs('5', Date.now()); // 5000
- * ```
- */
-export function retryAfterMs(
-  header: string | string[] | undefined,
-  now: number,
-): number | undefined {
-  const value = Array.isArray(header) ? header[0] : header;
-  if (value === undefined || value.trim() === '') return undefined;
-
-  if (/^\d+$/.test(value.trim())) return Number(value.trim()) * 1000;
-  const date = Date.parse(value);
-  if (Number.isNaN(date)) return undefined;
-  return Math.max(0, date - now);
-}
