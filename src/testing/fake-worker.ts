@@ -6,6 +6,7 @@ import type { AddressInfo, Server as NetServer, Socket } from 'node:net';
 import { ConfigError } from '../errors.js';
 import { originOf } from '../discovery/urls.js';
 import type { Worker } from '../discovery/worker.js';
+import { createAddressPolicy } from '../discovery/address-policy.js';
 
 /**
  * How a {@link FakeWorker} treats the next requests.
@@ -145,9 +146,14 @@ export interface FakeEcho {
   readonly body: string;
 }
 
-/** Loopback only: the fakes must never listen where other machines could reach them. */
+/**
+ * Loopback only: the fakes must never listen where other machines could reach them. The
+ * address policy already knows what loopback is, so it is asked rather than told again.
+ */
+const strictPolicy = createAddressPolicy();
+
 function isLoopback(host: string): boolean {
-  return host === '::1' || /^127\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.test(host);
+  return strictPolicy.check(host) === 'loopback';
 }
 
 /**
