@@ -615,10 +615,7 @@ export class FakeKubeApiServer {
     query: URLSearchParams,
     send: (code: number, body: unknown) => void,
   ): void {
-    const matching = [...this.#slices.values()]
-      .filter((slice) => slice.metadata.namespace === namespace)
-      .filter((slice) => matchesLabels(selector, slice.metadata.labels))
-      .sort((a, b) => (a.metadata.name < b.metadata.name ? -1 : 1));
+    const matching = selectObjects(this.#slices.values(), namespace, selector);
 
     const offset = decodeContinue(query.get('continue'));
     if (offset === undefined) {
@@ -647,10 +644,7 @@ export class FakeKubeApiServer {
     selector: LabelSelector,
     send: (code: number, body: unknown) => void,
   ): void {
-    const items = [...this.#services.values()]
-      .filter((service) => service.metadata.namespace === namespace)
-      .filter((service) => matchesLabels(selector, service.metadata.labels))
-      .sort((a, b) => (a.metadata.name < b.metadata.name ? -1 : 1));
+    const items = selectObjects(this.#services.values(), namespace, selector);
     send(200, {
       kind: 'ServiceList',
       apiVersion: 'v1',
@@ -710,11 +704,8 @@ export class FakeKubeApiServer {
     }
 
     if (resumeFrom === undefined) {
-      for (const slice of this.#slices.values()) {
-        if (slice.metadata.namespace !== namespace) continue;
-        if (matchesLabels(selector, slice.metadata.labels)) {
-          this.#writeEvent(watch, 'ADDED', slice);
-        }
+      for (const slice of selectObjects(this.#slices.values(), namespace, selector)) {
+        this.#writeEvent(watch, 'ADDED', slice);
       }
       return;
     }
@@ -767,6 +758,20 @@ function isWatch(query: URLSearchParams): boolean {
   return query.get('watch') === 'true' || query.get('watch') === '1';
 }
 
+
+/** The objects in `namespace` whose labels match, sorted by name as the API server lists. */
+type Labelled = { metadata: { name: string; namespace: string; labels?: Record<string, string> } };
+
+function selectObjects<T extends Labelled>(
+  objects: Iterable<T>,
+  namespace: string,
+  selector: LabelSelector,
+): T[] {
+  return [...objects]
+    .filter((object) => object.metadata.namespace === namespace)
+    .filter((object) => matchesLabels(selector, object.metadata.labels))
+    .sort((a, b) => (a.metadata.name < b.metadata.name ? -1 : 1));
+}
 
 function encodeContinue(offset: number): string {
   return Buffer.from(JSON.stringify({ offset })).toString('base64url');
