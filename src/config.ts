@@ -62,13 +62,26 @@ export function parsePort(setting: RawSetting): number {
   const text = typeof value === 'number' ? String(value) : value;
   const port = text !== undefined && /^[0-9]{1,5}$/.test(text) ? Number(text) : NaN;
 
-  if (!Number.isInteger(port) || port < 1 || port > 65_535) {
+  if (!isPort(port)) {
     throw new ConfigError(
       name,
       `${name} is ${quote(value)}: expected a whole number from 1 to 65535, such as 7101`,
     );
   }
   return port;
+}
+
+/**
+ * Whether a value is a usable TCP port: a whole number from 1 to 65535.
+ *
+ * @example
+ * ```ts
+ * isPort(7101); // true
+ * isPort(0);    // false
+ * ```
+ */
+export function isPort(value: unknown): value is number {
+  return typeof value === 'number' && Number.isInteger(value) && value >= 1 && value <= 65_535;
 }
 
 /**

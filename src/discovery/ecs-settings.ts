@@ -8,6 +8,7 @@ import {
 import {
   firstGiven,
   missingSetting,
+  isPort,
   parsePort,
   parsePositiveInteger,
   quote,
@@ -215,7 +216,7 @@ export function validateEcsOptions(
     throw bad('service', service, 'a service name (letters, digits, - and _)');
   }
 
-  if (port !== undefined && !(Number.isInteger(port) && port >= 1 && port <= 65535)) {
+  if (port !== undefined && !isPort(port)) {
     throw bad('port', port, 'a whole number from 1 to 65535');
   }
 

@@ -2,6 +2,7 @@ import { BlockList, isIP } from 'node:net';
 import { createAddressPolicy, type AddressPolicy, type AddressRefusal } from './address-policy.js';
 import { hostPort } from './urls.js';
 import { compareWorkers, workerAddress, type Worker, type WorkerState } from './worker.js';
+import { isPort } from '../config.js';
 
 /**
  * The parts of a `discovery.k8s.io/v1` EndpointSlice that discovery reads. The client's
@@ -220,10 +221,6 @@ function admitted(
   return false;
 }
 
-function validPort(port: number | null | undefined): port is number {
-  return typeof port === 'number' && Number.isInteger(port) && port >= 1 && port <= 65_535;
-}
-
 /**
  * The state an endpoint's conditions give it, or `undefined` when it takes no fragments.
  * The API defines absent `ready` as ready, absent `serving` as `ready`, absent `terminating`
@@ -269,7 +266,7 @@ function slicePort(
   const named = slice.ports?.find((port) => port.name === options.portName);
   if (named === undefined) return 'missing';
   // A slice is written by whoever can write slices: its port is checked like its addresses.
-  return validPort(named.port) ? named.port : 'invalid';
+  return isPort(named.port) ? named.port : 'invalid';
 }
 
 /**
@@ -406,7 +403,7 @@ function goParityWorkers(slices: readonly EndpointSliceLike[], options: SliceOpt
     const service = slice.metadata?.labels?.['kubernetes.io/service-name'];
     const servicePort = service === undefined ? undefined : options.servicePorts?.get(service);
     const port = slice.ports?.[0]?.port ?? servicePort ?? options.port;
-    if (!validPort(port)) {
+    if (!isPort(port)) {
       report.badPorts += 1;
       continue;
     }

@@ -167,15 +167,9 @@ export type Outcome = AnsweredOutcome | FailedOutcome;
  * if (outcome.ok) await pipeline(outcome.body, createWriteStream('result.bin'));
  * ```
  */
-export interface StreamedOutcome {
-  readonly ok: true;
-  readonly index: number;
-  readonly fragment: Fragment;
-  readonly worker: Worker;
-  readonly status: number;
-  readonly headers: Readonly<Record<string, string | string[] | undefined>>;
+export interface StreamedOutcome extends Omit<AnsweredOutcome, 'body'> {
+  /** The response body as it arrives; it errors, never ends early, if the worker dies. */
   readonly body: Readable;
-  readonly attempts: readonly Attempt[];
 }
 
 /**
