@@ -14,6 +14,23 @@ import { originOf } from '../discovery/urls.js';
 import { createTestPki, type TestPki } from './test-ca.js';
 
 /**
+ * The object metadata the fake stores for slices and Services alike.
+ *
+ * @example
+ * ```ts
+ * const metadata: FakeObjectMeta = { name: 'query-workers', namespace: 'lake', labels: {} };
+ * api.putService({ metadata });
+ * ```
+ */
+export interface FakeObjectMeta {
+  name: string;
+  namespace: string;
+  labels?: Record<string, string>;
+  resourceVersion?: string;
+  uid?: string;
+}
+
+/**
  * A JSON EndpointSlice as the API serves it (`discovery.k8s.io/v1`).
  *
  * @example
@@ -30,14 +47,7 @@ import { createTestPki, type TestPki } from './test-ca.js';
 export interface FakeEndpointSlice {
   apiVersion?: 'discovery.k8s.io/v1';
   kind?: 'EndpointSlice';
-  metadata: {
-    name: string;
-    namespace: string;
-    labels?: Record<string, string>;
-    resourceVersion?: string;
-    uid?: string;
-    generateName?: string;
-  };
+  metadata: FakeObjectMeta & { generateName?: string };
   addressType: 'IPv4' | 'IPv6' | 'FQDN';
   endpoints: FakeEndpoint[] | null;
   ports?: Array<{ name?: string; port?: number; protocol?: string }> | null;
@@ -151,13 +161,7 @@ export interface InjectedFailure {
 export interface FakeService {
   apiVersion?: 'v1';
   kind?: 'Service';
-  metadata: {
-    name: string;
-    namespace: string;
-    labels?: Record<string, string>;
-    resourceVersion?: string;
-    uid?: string;
-  };
+  metadata: FakeObjectMeta;
   spec?: {
     selector?: Record<string, string>;
     ports?: Array<{ name?: string; port: number; protocol?: string }>;
@@ -760,9 +764,7 @@ function isWatch(query: URLSearchParams): boolean {
 
 
 /** The objects in `namespace` whose labels match, sorted by name as the API server lists. */
-type Labelled = { metadata: { name: string; namespace: string; labels?: Record<string, string> } };
-
-function selectObjects<T extends Labelled>(
+function selectObjects<T extends { metadata: FakeObjectMeta }>(
   objects: Iterable<T>,
   namespace: string,
   selector: LabelSelector,

@@ -15,6 +15,7 @@ export {
   type RecordedRequest,
   type InjectedFailure,
   type FakeService,
+  type FakeObjectMeta,
 } from './fake-kube-api.js';
 export { createTestPki, type TestPki, type CertificateAndKey } from './test-ca.js';
 export { FakeWorker } from './fake-worker.js';
